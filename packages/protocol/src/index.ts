@@ -1,0 +1,5 @@
+// Switchboard's wire protocol: the envelope, error and close codes, and codecs. No Node-only code.
+export * from './envelope.ts';
+export * from './codes.ts';
+export * from './codec.ts';
+export * from './channel.ts';

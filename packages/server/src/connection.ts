@@ -1,0 +1,114 @@
+// One client connection: identity, statistics and the per-connection state the server keeps.
+import { randomBytes } from 'node:crypto';
+import type { Codec, Envelope } from '@switchboard/protocol';
+import type { TransportSocket } from './transport/transport.ts';
+import type { RateState } from './rate-limit.ts';
+
+/** The statistics of a connection, as the admin API shows them. */
+export interface ConnectionInfo {
+  id: string;
+  remoteAddress: string;
+  userAgent: string;
+  connectedAt: string;
+  codec: string;
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  messagesOut: number;
+  identity?: unknown;
+}
+
+/** What a connection calls back into (the server core); keeps Connection free of server internals. */
+export interface ConnectionOwner {
+  sendTo(connection: Connection, envelope: Envelope): boolean;
+  closeConnection(connection: Connection, code: number, reason: string): void;
+}
+
+/** A 16-character random id, URL-safe. */
+export function newConnectionId(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+/**
+ * A client connection. Plugs see it as `ctx.connection`; `data` is theirs to keep per-connection state in.
+ *
+ * @example
+ * ctx.connection.data.nickname = data.name;
+ * ctx.connection.send('welcome', { nickname: data.name });
+ */
+export class Connection implements RateState {
+  readonly id: string;
+  readonly remoteAddress: string;
+  readonly userAgent: string;
+  readonly connectedAt: number;
+  readonly codec: Codec;
+  bytesIn = 0;
+  bytesOut = 0;
+  messagesIn = 0;
+  messagesOut = 0;
+
+  /** @internal */ readonly socket: TransportSocket;
+  /** @internal */ readonly owner: ConnectionOwner;
+  /** @internal set once every onConnect hook has run; messages wait until then. */ ready = false;
+  /** @internal frames that arrived before `ready`. */ early: [Buffer, boolean][] | undefined = undefined;
+  /** @internal */ closed = false;
+  /** @internal answered the last ping */ alive = true;
+  /** @internal */ lastMessageAt: number;
+  /** @internal requests running now */ inFlight = 0;
+  // Rate limiter state (RateState), kept inline to save an object per connection.
+  /** @internal */ tokens: number;
+  /** @internal */ refilledAt: number;
+  /** @internal */ refused = 0;
+  /** @internal */ refusedSince = 0;
+  private bag: Record<string, unknown> | undefined = undefined;
+
+  constructor(
+    socket: TransportSocket,
+    owner: ConnectionOwner,
+    codec: Codec,
+    remoteAddress: string,
+    userAgent: string,
+    burst: number,
+  ) {
+    this.id = newConnectionId();
+    this.socket = socket;
+    this.owner = owner;
+    this.codec = codec;
+    this.remoteAddress = remoteAddress;
+    this.userAgent = userAgent;
+    this.connectedAt = Date.now();
+    this.lastMessageAt = performance.now();
+    this.tokens = burst;
+    this.refilledAt = this.lastMessageAt;
+  }
+
+  /** Application state for this connection, shared by all plugs and kept across plug swaps. */
+  get data(): Record<string, unknown> {
+    return (this.bag ??= {});
+  }
+
+  /** Pushes a server-initiated message to this connection. False when it is closed. */
+  send(type: string, data?: unknown): boolean {
+    return this.owner.sendTo(this, data === undefined ? { type } : { type, data });
+  }
+
+  /** Closes the connection (after what is queued for it is sent). */
+  close(code = 1000, reason = ''): void {
+    this.owner.closeConnection(this, code, reason);
+  }
+
+  /** A snapshot for the admin API and logs. */
+  info(): ConnectionInfo {
+    return {
+      id: this.id,
+      remoteAddress: this.remoteAddress,
+      userAgent: this.userAgent,
+      connectedAt: new Date(this.connectedAt).toISOString(),
+      codec: this.codec.name,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      messagesIn: this.messagesIn,
+      messagesOut: this.messagesOut,
+    };
+  }
+}

@@ -1,0 +1,38 @@
+// The manifest: what the server accepts now, as JSON Schema, so front-ends can adapt to a swap.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { Schema } from './define.ts';
+
+/** One message type in the manifest. */
+export interface ManifestEntry {
+  type: string;
+  plug: string;
+  plugVersion: string;
+  description?: string;
+  /** JSON Schema (draft 2020-12) of the payload. */
+  input: Record<string, unknown>;
+  /** JSON Schema of the reply, when the message declares one. */
+  output?: Record<string, unknown>;
+}
+
+/** Every message type the server accepts; `version` changes whenever any entry does. */
+export interface Manifest {
+  version: string;
+  messages: ManifestEntry[];
+}
+
+/** A schema as JSON Schema; types JSON Schema cannot express (dates, transforms) become `{}`. */
+export function jsonSchemaOf(schema: Schema, io: 'input' | 'output'): Record<string, unknown> {
+  try {
+    return z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+/** Builds a manifest from its entries, sorted by type, with a content hash as its version. */
+export function buildManifest(entries: ManifestEntry[]): Manifest {
+  const messages = [...entries].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
+  const version = createHash('sha256').update(JSON.stringify(messages)).digest('base64url').slice(0, 12);
+  return { version, messages };
+}

@@ -1,0 +1,217 @@
+// The plug registry: installs, replaces and removes plugs atomically, and derives routes, hooks and the manifest.
+import type { Logger } from 'pino';
+import type { ServerApi } from '../api.ts';
+import { DevErrorCode, SwitchboardError } from '../errors.ts';
+import type { AnyPlug, Hooks, MessageDefinition } from './define.ts';
+import { buildManifest, jsonSchemaOf, type Manifest, type ManifestEntry } from './manifest.ts';
+import { validatePlug } from './validate.ts';
+
+/** A hook with the name of whoever registered it ("global" or a plug), for logs. */
+export interface HookEntry<K extends keyof Hooks> {
+  owner: string;
+  fn: NonNullable<Hooks[K]>;
+}
+
+/** A plug version that is serving. */
+export interface LoadedPlug {
+  readonly name: string;
+  readonly version: string;
+  /** The file it came from; undefined for plugs passed to createServer. */
+  readonly file: string | undefined;
+  readonly definition: AnyPlug;
+  readonly state: Map<string, unknown>;
+  readonly manifestEntries: ManifestEntry[];
+}
+
+/** Where a message type goes: its plug version, definition and the hooks that apply, resolved at swap time. */
+export interface Route {
+  readonly type: string;
+  readonly plug: LoadedPlug;
+  readonly definition: MessageDefinition;
+  readonly beforeHandle: HookEntry<'beforeHandle'>[];
+  readonly afterHandle: HookEntry<'afterHandle'>[];
+  readonly beforeSend: HookEntry<'beforeSend'>[];
+  readonly afterSend: HookEntry<'afterSend'>[];
+}
+
+/** What changed in one swap. */
+export interface SwapResult {
+  plug: LoadedPlug;
+  previous: LoadedPlug | undefined;
+  manifestChanged: boolean;
+}
+
+function entries<K extends keyof Hooks>(owner: string, fn: Hooks[K] | undefined): HookEntry<K>[] {
+  return fn ? [{ owner, fn: fn as NonNullable<Hooks[K]> }] : [];
+}
+
+/**
+ * Holds the plugs that serve. Every change builds new route and hook tables and swaps them in one
+ * assignment: a message already dispatched keeps the route it got; the next one sees the new table.
+ */
+export class PlugRegistry {
+  /** The routing table; replaced, never mutated. */
+  routes: ReadonlyMap<string, Route> = new Map();
+  onConnect: HookEntry<'onConnect'>[] = [];
+  /** In reverse order: teardown runs last-registered first. */
+  onDisconnect: HookEntry<'onDisconnect'>[] = [];
+  /** Global send hooks, for messages not sent from a plug's handler (broadcasts, server pushes). */
+  beforeSend: HookEntry<'beforeSend'>[];
+  afterSend: HookEntry<'afterSend'>[];
+  manifest: Manifest = buildManifest([]);
+
+  private plugs = new Map<string, LoadedPlug>();
+  private readonly states = new Map<string, Map<string, unknown>>();
+  private readonly globalHooks: Hooks;
+  private readonly api: ServerApi;
+  private readonly log: Logger;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(globalHooks: Hooks, api: ServerApi, log: Logger) {
+    this.globalHooks = globalHooks;
+    this.api = api;
+    this.log = log;
+    this.beforeSend = entries<'beforeSend'>('global', globalHooks.beforeSend);
+    this.afterSend = entries<'afterSend'>('global', globalHooks.afterSend);
+    this.rebuild();
+  }
+
+  list(): LoadedPlug[] {
+    return [...this.plugs.values()];
+  }
+
+  get(name: string): LoadedPlug | undefined {
+    return this.plugs.get(name);
+  }
+
+  byFile(file: string): LoadedPlug | undefined {
+    for (const plug of this.plugs.values()) if (plug.file === file) return plug;
+    return undefined;
+  }
+
+  /**
+   * Installs a plug, or replaces the serving version of the same plug. Throws SwitchboardError (and
+   * changes nothing) when the definition is invalid, conflicts with another plug, or its onLoad throws.
+   */
+  install(definition: unknown, source: { file?: string; version: string }): Promise<SwapResult> {
+    return this.serial(() => this.installNow(definition, source));
+  }
+
+  /** Removes a plug by name (or the plug loaded from a file). Resolves to the removed version. */
+  remove(target: { name?: string; file?: string }): Promise<LoadedPlug | undefined> {
+    return this.serial(async () => {
+      const plug = target.name !== undefined ? this.plugs.get(target.name) : this.byFile(target.file ?? '');
+      if (!plug) return undefined;
+      const next = new Map(this.plugs);
+      next.delete(plug.name);
+      this.plugs = next;
+      this.rebuild();
+      await this.unload(plug);
+      return plug;
+    });
+  }
+
+  /** Removes every plug, last loaded first (shutdown). */
+  async clear(): Promise<void> {
+    for (const plug of [...this.plugs.values()].reverse()) await this.remove({ name: plug.name });
+  }
+
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async installNow(definition: unknown, source: { file?: string; version: string }): Promise<SwapResult> {
+    const where = source.file ?? 'createServer({ plugs })';
+    const problems = validatePlug(definition);
+    if (problems.length > 0) {
+      throw new SwitchboardError(DevErrorCode.plugInvalid, `${where}: ${problems.join('; ')}`);
+    }
+    const plug = definition as AnyPlug;
+    const previous = this.plugs.get(plug.name);
+    if (previous && previous.file !== source.file) {
+      throw new SwitchboardError(
+        DevErrorCode.plugConflict,
+        `${where}: plug name "${plug.name}" is already used by ${previous.file ?? 'a static plug'}; rename one of them`,
+      );
+    }
+    // A file whose plug changed its name replaces the plug it held before.
+    const renamedFrom = source.file !== undefined ? this.byFile(source.file) : undefined;
+    const replaced = new Set([plug.name, renamedFrom?.name]);
+    for (const type of Object.keys(plug.messages)) {
+      const owner = this.routes.get(type)?.plug;
+      if (owner && !replaced.has(owner.name)) {
+        throw new SwitchboardError(
+          DevErrorCode.plugConflict,
+          `${where}: message type "${type}" is already handled by plug "${owner.name}"${owner.file ? ` (${owner.file})` : ''}; a message type belongs to one plug`,
+        );
+      }
+    }
+    let state = this.states.get(plug.name);
+    if (!state) {
+      state = new Map();
+      this.states.set(plug.name, state);
+    }
+    const version = plug.version ?? source.version;
+    if (plug.onLoad) {
+      try {
+        await plug.onLoad(this.api, state);
+      } catch (error) {
+        throw new SwitchboardError(DevErrorCode.plugOnLoadFailed, `${where}: onLoad threw: ${(error as Error)?.message ?? error}`, {
+          cause: error,
+        });
+      }
+    }
+    const manifestEntries = Object.entries(plug.messages as Record<string, MessageDefinition>).map(([type, message]) => {
+      const entry: ManifestEntry = { type, plug: plug.name, plugVersion: version, input: jsonSchemaOf(message.input, 'input') };
+      if (message.description) entry.description = message.description;
+      if (message.output) entry.output = jsonSchemaOf(message.output, 'output');
+      return entry;
+    });
+    const loaded: LoadedPlug = { name: plug.name, version, file: source.file, definition: plug, state, manifestEntries };
+    const next = new Map(this.plugs);
+    if (renamedFrom && renamedFrom.name !== plug.name) next.delete(renamedFrom.name);
+    next.set(plug.name, loaded);
+    const before = this.manifest.version;
+    this.plugs = next;
+    this.rebuild();
+    if (previous) await this.unload(previous);
+    if (renamedFrom && renamedFrom.name !== plug.name) await this.unload(renamedFrom);
+    return { plug: loaded, previous: previous ?? renamedFrom, manifestChanged: before !== this.manifest.version };
+  }
+
+  private async unload(plug: LoadedPlug): Promise<void> {
+    if (!plug.definition.onUnload) return;
+    try {
+      await plug.definition.onUnload(this.api, plug.state);
+    } catch (error) {
+      this.log.error({ err: error, plug: plug.name, version: plug.version }, 'plug onUnload threw');
+    }
+  }
+
+  private rebuild(): void {
+    const global = this.globalHooks;
+    const routes = new Map<string, Route>();
+    const onConnect = entries<'onConnect'>('global', global.onConnect);
+    const onDisconnect = entries<'onDisconnect'>('global', global.onDisconnect);
+    const manifestEntries: ManifestEntry[] = [];
+    for (const plug of this.plugs.values()) {
+      const hooks = plug.definition.hooks ?? {};
+      const beforeHandle = [...entries<'beforeHandle'>('global', global.beforeHandle), ...entries<'beforeHandle'>(plug.name, hooks.beforeHandle)];
+      const afterHandle = [...entries<'afterHandle'>('global', global.afterHandle), ...entries<'afterHandle'>(plug.name, hooks.afterHandle)];
+      const beforeSend = [...entries<'beforeSend'>('global', global.beforeSend), ...entries<'beforeSend'>(plug.name, hooks.beforeSend)];
+      const afterSend = [...entries<'afterSend'>('global', global.afterSend), ...entries<'afterSend'>(plug.name, hooks.afterSend)];
+      for (const [type, definition] of Object.entries(plug.definition.messages as Record<string, MessageDefinition>)) {
+        routes.set(type, { type, plug, definition, beforeHandle, afterHandle, beforeSend, afterSend });
+      }
+      onConnect.push(...entries<'onConnect'>(plug.name, hooks.onConnect));
+      onDisconnect.push(...entries<'onDisconnect'>(plug.name, hooks.onDisconnect));
+      manifestEntries.push(...plug.manifestEntries);
+    }
+    this.routes = routes;
+    this.onConnect = onConnect;
+    this.onDisconnect = onDisconnect.reverse();
+    this.manifest = buildManifest(manifestEntries);
+  }
+}

@@ -1,0 +1,72 @@
+// Checks a plug definition before it may take traffic, listing every problem found.
+import { MESSAGE_TYPE_PATTERN, RESERVED_PREFIX } from '@switchboard/protocol';
+import { HOOK_NAMES } from './define.ts';
+
+/** Plug names: a letter, then letters, digits, `-` and `_` (at most 64). */
+export const PLUG_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+
+function isSchema(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && typeof (value as { safeParse?: unknown }).safeParse === 'function';
+}
+
+/**
+ * Returns what is wrong with a plug definition (empty when it is valid).
+ *
+ * @example
+ * validatePlug({ name: 'chat' }) // ['"messages" must be an object mapping message types to definitions']
+ */
+export function validatePlug(value: unknown): string[] {
+  if (typeof value !== 'object' || value === null) {
+    return ['the default export must be definePlug({ name, messages })'];
+  }
+  const plug = value as Record<string, unknown>;
+  const problems: string[] = [];
+  if (typeof plug.name !== 'string' || !PLUG_NAME_PATTERN.test(plug.name)) {
+    problems.push(`"name" must match ${PLUG_NAME_PATTERN} (got ${JSON.stringify(plug.name)})`);
+  }
+  if (plug.version !== undefined && (typeof plug.version !== 'string' || plug.version.length === 0 || plug.version.length > 64)) {
+    problems.push('"version" must be a string of 1 to 64 characters');
+  }
+  const messages = plug.messages;
+  if (typeof messages !== 'object' || messages === null || Array.isArray(messages)) {
+    problems.push('"messages" must be an object mapping message types to definitions');
+  } else {
+    for (const [type, definition] of Object.entries(messages)) {
+      if (type.startsWith(RESERVED_PREFIX)) {
+        problems.push(`message type "${type}": the "${RESERVED_PREFIX}" prefix is reserved for the protocol`);
+        continue;
+      }
+      if (!MESSAGE_TYPE_PATTERN.test(type)) {
+        problems.push(`message type "${type}" must match ${MESSAGE_TYPE_PATTERN}`);
+        continue;
+      }
+      if (typeof definition !== 'object' || definition === null) {
+        problems.push(`message "${type}" must be an object with input and handler`);
+        continue;
+      }
+      const entry = definition as Record<string, unknown>;
+      if (!isSchema(entry.input)) problems.push(`message "${type}": "input" must be a zod schema (z.object({...}))`);
+      if (entry.output !== undefined && !isSchema(entry.output)) {
+        problems.push(`message "${type}": "output" must be a zod schema when given`);
+      }
+      if (typeof entry.handler !== 'function') problems.push(`message "${type}": "handler" must be a function`);
+    }
+  }
+  if (plug.hooks !== undefined) {
+    if (typeof plug.hooks !== 'object' || plug.hooks === null) {
+      problems.push('"hooks" must be an object');
+    } else {
+      for (const [hook, fn] of Object.entries(plug.hooks)) {
+        if (!(HOOK_NAMES as readonly string[]).includes(hook)) {
+          problems.push(`unknown hook "${hook}"; hooks are ${HOOK_NAMES.join(', ')}`);
+        } else if (typeof fn !== 'function') {
+          problems.push(`hook "${hook}" must be a function`);
+        }
+      }
+    }
+  }
+  for (const key of ['onLoad', 'onUnload'] as const) {
+    if (plug[key] !== undefined && typeof plug[key] !== 'function') problems.push(`"${key}" must be a function`);
+  }
+  return problems;
+}

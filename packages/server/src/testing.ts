@@ -1,0 +1,55 @@
+// Test helpers: a real server on 127.0.0.1 and port 0, cleaned up with `await using`.
+import { pino } from 'pino';
+import { createServer, type ListenInfo, type SwitchboardServer } from './server.ts';
+import type { ServerOptions } from './config.ts';
+import { CloseCode } from '@switchboard/protocol';
+
+/** A started server for a test. */
+export interface TestServer extends AsyncDisposable {
+  server: SwitchboardServer;
+  url: string;
+  wsUrl: string;
+  port: number;
+  /** Stops the server and starts a new one with the same options on the same port. */
+  restart(): Promise<void>;
+  /** Closes every open connection abruptly, as a network failure would. */
+  dropConnections(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a server on 127.0.0.1, port 0, with logging off unless SWITCHBOARD_TEST_LOG is set.
+ *
+ * @example
+ * await using t = await startTestServer({ plugs: [echo] });
+ * const ws = new WebSocket(t.wsUrl);
+ */
+export async function startTestServer(options: ServerOptions = {}): Promise<TestServer> {
+  const logger = options.logger ?? pino({ level: process.env.SWITCHBOARD_TEST_LOG ?? 'silent' });
+  let server = createServer({ host: '127.0.0.1', port: 0, ...options, logger });
+  let info: ListenInfo = await server.listen();
+  const port = info.port;
+  const handle: TestServer = {
+    get server() {
+      return server;
+    },
+    get url() {
+      return info.url;
+    },
+    get wsUrl() {
+      return info.wsUrl;
+    },
+    port,
+    async restart() {
+      await server.close({ timeoutMs: 1000 });
+      server = createServer({ host: '127.0.0.1', ...options, port, logger });
+      info = await server.listen();
+    },
+    dropConnections() {
+      for (const connection of server.connections()) connection.close(CloseCode.goingAway, 'test dropped the connection');
+    },
+    close: () => server.close({ timeoutMs: 2000 }),
+    [Symbol.asyncDispose]: () => server.close({ timeoutMs: 2000 }),
+  };
+  return handle;
+}

@@ -1,0 +1,187 @@
+// The `ws` transport: upgrades on one path and writes prepared frames, coalesced once per event-loop turn.
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import { WebSocketServer, WebSocket, Sender as WsSender } from 'ws';
+import type { PreparedFrame, Transport, TransportHandlers, TransportOptions, TransportSocket } from './transport.ts';
+
+type AnyHandlers = TransportHandlers<unknown, unknown>;
+
+// ws keeps the frame encoder public as `Sender.frame` (socket.io relies on it to encode broadcasts once).
+interface FrameEncoder {
+  frame(data: Buffer, options: { fin: boolean; mask: boolean; opcode: number; readOnly: boolean; rsv1: boolean }): Buffer[];
+}
+const Sender = WsSender as unknown as FrameEncoder;
+
+const kSocket = Symbol('switchboard.socket');
+type WsWithSocket = WebSocket & { [kSocket]: WsSocket; _socket?: Socket };
+
+// Sockets with frames waiting; written out together in one `setImmediate`.
+let dirty: WsSocket[] = [];
+let flushScheduled = false;
+
+function flushAll(): void {
+  const sockets = dirty;
+  dirty = [];
+  flushScheduled = false;
+  for (const socket of sockets) socket.flush();
+}
+
+class WsSocket implements TransportSocket {
+  readonly ws: WsWithSocket;
+  readonly handlers: AnyHandlers;
+  connection: unknown = undefined;
+  private queue: Uint8Array[] = [];
+  private queuedBytes = 0;
+  private scheduled = false;
+
+  constructor(ws: WsWithSocket, handlers: AnyHandlers) {
+    this.ws = ws;
+    this.handlers = handlers;
+  }
+
+  get protocol(): string {
+    return this.ws.protocol;
+  }
+
+  get bufferedAmount(): number {
+    return this.queuedBytes + this.ws.bufferedAmount;
+  }
+
+  write(frame: PreparedFrame): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    this.queue.push(frame.bytes);
+    this.queuedBytes += frame.bytes.length;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      dirty.push(this);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushAll);
+      }
+    }
+    return true;
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    const queue = this.queue;
+    if (queue.length === 0) return;
+    this.queue = [];
+    this.queuedBytes = 0;
+    const raw = this.ws._socket;
+    if (this.ws.readyState !== WebSocket.OPEN || !raw || raw.destroyed) return;
+    if (queue.length === 1) {
+      raw.write(queue[0]!);
+      return;
+    }
+    raw.cork();
+    for (const bytes of queue) raw.write(bytes);
+    raw.uncork();
+  }
+
+  ping(): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
+  }
+
+  close(code: number, reason: string): void {
+    this.flush();
+    this.ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.ws.terminate();
+  }
+}
+
+// Named listeners shared by every socket: no closures per connection.
+function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  const socket = (this as WsWithSocket)[kSocket];
+  socket.handlers.message(socket.connection, data, isBinary);
+}
+function onPong(this: WebSocket): void {
+  const socket = (this as WsWithSocket)[kSocket];
+  socket.handlers.pong(socket.connection);
+}
+function onClose(this: WebSocket, code: number, reason: Buffer): void {
+  const socket = (this as WsWithSocket)[kSocket];
+  socket.handlers.close(socket.connection, code, reason.toString());
+}
+function onError(this: WebSocket): void {
+  // ws closes the socket itself after an error (bad frame, too big); 'close' follows and cleans up.
+}
+
+function refuse(duplex: Duplex, status: number, message: string): void {
+  if (duplex.destroyed) return;
+  const body = JSON.stringify({ error: message });
+  duplex.end(
+    `HTTP/1.1 ${status} ${statusText(status)}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+function statusText(status: number): string {
+  const texts: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
+  return texts[status] ?? 'Error';
+}
+
+/**
+ * Creates the transport backed by `ws`.
+ *
+ * @example
+ * const transport = createWsTransport();
+ * transport.attach(httpServer, { path: '/ws', maxPayload: 1 << 20 }, handlers);
+ */
+export function createWsTransport(): Transport {
+  let wss: WebSocketServer | undefined;
+  return {
+    attach<C, A>(server: HttpServer, options: TransportOptions, handlers: TransportHandlers<C, A>) {
+      const anyHandlers = handlers as unknown as AnyHandlers;
+      wss = new WebSocketServer({
+        noServer: true,
+        maxPayload: options.maxPayload,
+        perMessageDeflate: false,
+        clientTracking: false,
+        handleProtocols: (offered) => handlers.selectProtocol(offered),
+      });
+      const current = wss;
+      server.on('upgrade', (request: IncomingMessage, duplex: Duplex, head: Buffer) => {
+        const path = (request.url ?? '/').split('?', 1)[0];
+        if (path !== options.path) return refuse(duplex, 404, `no WebSocket endpoint at ${path}; use ${options.path}`);
+        duplex.on('error', ignoreError);
+        Promise.resolve(handlers.upgrade(request)).then(
+          (decision) => {
+            if (!decision.ok) return refuse(duplex, decision.status, decision.message);
+            if (duplex.destroyed) return;
+            current.handleUpgrade(request, duplex, head, (ws) => {
+              const socketWs = ws as WsWithSocket;
+              const socket = new WsSocket(socketWs, anyHandlers);
+              socketWs[kSocket] = socket;
+              socket.connection = handlers.open(socket, request, decision.context);
+              socketWs.on('message', onMessage);
+              socketWs.on('pong', onPong);
+              socketWs.on('close', onClose);
+              socketWs.on('error', onError);
+            });
+          },
+          () => refuse(duplex, 500, 'the server failed to accept the connection'),
+        );
+      });
+    },
+    prepare(payload, binary) {
+      const data = typeof payload === 'string' ? Buffer.from(payload) : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+      const parts = Sender.frame(data, { fin: true, mask: false, opcode: binary ? 2 : 1, readOnly: true, rsv1: false });
+      const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+      return { bytes, payloadLength: data.length };
+    },
+    close() {
+      wss?.close();
+    },
+  };
+}
+
+function ignoreError(): void {
+  // A client that vanishes mid-handshake: nothing to do, the socket is gone.
+}
