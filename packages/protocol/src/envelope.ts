@@ -59,6 +59,8 @@ export const SystemType = {
   unsubscribe: '$unsubscribe',
   /** Request: publish to a channel (client events). */
   publish: '$publish',
+  /** Request: send an event to every connection (needs the `broadcast` grant). */
+  broadcast: '$broadcast',
   /** Server → client: a message published to a channel the client is subscribed to. */
   message: '$message',
   /** Server → client: a presence change (join / leave) in a presence channel. */

@@ -65,14 +65,22 @@ export type ServerOptions = z.input<typeof optionsSchema> & {
   codecs?: Codec[];
   bus?: Bus;
   transport?: Transport;
+  /** Generated files served at fixed paths (the CLI serves the browser SDK at /switchboard.js this way). */
+  assets?: Record<string, Asset>;
 };
+
+/** A generated file the server serves; `load` runs once, on the first request. */
+export interface Asset {
+  contentType: string;
+  load(): Promise<string | Uint8Array>;
+}
 
 /** Options after validation and defaults. */
 export type ResolvedOptions = z.output<typeof optionsSchema>;
 
 /** Validates options; a problem becomes SB_CONFIG_INVALID naming each bad field. */
 export function resolveOptions(options: ServerOptions): ResolvedOptions {
-  const { hooks: _h, logger: _l, codecs: _c, bus: _b, transport: _t, ...plain } = options;
+  const { hooks: _h, logger: _l, codecs: _c, bus: _b, transport: _t, assets: _as, ...plain } = options;
   const parsed = optionsSchema.safeParse(plain);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(options)'}: ${issue.message}`);

@@ -13,7 +13,7 @@ import { DevErrorCode, SwitchboardError } from './errors.ts';
 import { importPlug, isPlugFile } from './plug/loader.ts';
 import type { LoadedPlug } from './plug/registry.ts';
 import { PlugWatcher } from './plug/watcher.ts';
-import { createStaticHandler } from './static.ts';
+import { createAssetHandler, createStaticHandler } from './static.ts';
 import { createWsTransport } from './transport/ws-transport.ts';
 import type { EventEmitter } from 'node:events';
 
@@ -83,7 +83,13 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   const codecs = input.codecs && input.codecs.length > 0 ? input.codecs : [jsonCodec];
   const core = new Core(options, log, transport, bus, codecs, input.hooks ?? {});
   const registry = core.registry;
-  const serveStatic = options.public === false ? undefined : createStaticHandler(options.public);
+  const servePublic = options.public === false ? undefined : createStaticHandler(options.public);
+  const serveAssets = input.assets ? createAssetHandler(input.assets) : undefined;
+  const serveStatic =
+    servePublic || serveAssets
+      ? async (req: IncomingMessage, res: ServerResponse) =>
+          ((await serveAssets?.(req, res)) ?? false) || ((await servePublic?.(req, res)) ?? false)
+      : undefined;
   const admin = new AdminApi(options.adminPath, options.adminToken);
   const startedAt = Date.now();
   const plugsDir = typeof options.plugs === 'string' ? resolve(options.plugs) : undefined;

@@ -3,6 +3,8 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
+import { createHash } from 'node:crypto';
+import type { Asset } from './config.ts';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -116,6 +118,45 @@ export function createStaticHandler(root: string): (req: IncomingMessage, res: S
     const stream = createReadStream(file);
     stream.on('error', () => res.destroy());
     stream.pipe(res);
+    return true;
+  };
+}
+
+/**
+ * A handler for generated assets at fixed paths, built on first request and then served from memory
+ * with an ETag. Resolves to false for paths it does not own.
+ *
+ * @example
+ * const serveAssets = createAssetHandler({ '/switchboard.js': { contentType: 'text/javascript', load } });
+ */
+export function createAssetHandler(assets: Record<string, Asset>): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
+  const built = new Map<string, Promise<{ body: Buffer; etag: string }>>();
+  return async (req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    const asset = assets[path];
+    if (!asset) return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendStatus(res, 405, 'Method Not Allowed', { Allow: 'GET, HEAD' });
+      return true;
+    }
+    let entry = built.get(path);
+    if (!entry) {
+      entry = asset.load().then((content) => {
+        const body = typeof content === 'string' ? Buffer.from(content) : Buffer.from(content);
+        return { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"` };
+      });
+      built.set(path, entry);
+      entry.catch(() => built.delete(path));
+    }
+    const { body, etag } = await entry;
+    const headers = { 'Content-Type': asset.contentType, ETag: etag, 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' };
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, headers);
+      res.end();
+      return true;
+    }
+    res.writeHead(200, { ...headers, 'Content-Length': body.length });
+    res.end(req.method === 'HEAD' ? undefined : body);
     return true;
   };
 }

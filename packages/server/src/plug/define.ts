@@ -132,7 +132,6 @@ export type Plug<I = Record<string, Schema>, O = Record<string, unknown>> = Plug
 };
 
 /** A plug of any message types, as the registry holds it. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyPlug = Plug<any, any>;
 
 /**

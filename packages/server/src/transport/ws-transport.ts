@@ -2,7 +2,8 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import { WebSocketServer, WebSocket, Sender as WsSender } from 'ws';
+import * as wsModule from 'ws';
+import { WebSocketServer, WebSocket } from 'ws';
 import type { PreparedFrame, Transport, TransportHandlers, TransportOptions, TransportSocket } from './transport.ts';
 
 type AnyHandlers = TransportHandlers<unknown, unknown>;
@@ -11,7 +12,8 @@ type AnyHandlers = TransportHandlers<unknown, unknown>;
 interface FrameEncoder {
   frame(data: Buffer, options: { fin: boolean; mask: boolean; opcode: number; readOnly: boolean; rsv1: boolean }): Buffer[];
 }
-const Sender = WsSender as unknown as FrameEncoder;
+// The typings omit the named `Sender` export that ws's ESM wrapper has.
+const Sender = (wsModule as unknown as { Sender: FrameEncoder }).Sender;
 
 const kSocket = Symbol('switchboard.socket');
 type WsWithSocket = WebSocket & { [kSocket]: WsSocket; _socket?: Socket };
