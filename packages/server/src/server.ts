@@ -235,17 +235,16 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     http.closeIdleConnections();
     // Let running handlers finish so their replies go out before the sockets close.
     await Promise.race([core.drained(), delay(remaining())]);
-    const open = [...core.connections()];
-    const closed = Promise.all(open.map((connection) => new Promise<void>((done) => {
-      if (connection.closed) return done();
-      const onClose = (closedConnection: typeof connection) => {
-        if (closedConnection !== connection) return;
+    const closed = new Promise<void>((done) => {
+      if (core.connectionCount === 0) return done();
+      const onClose = () => {
+        if (core.connectionCount > 0) return;
         core.events.off('close', onClose);
         done();
       };
       core.events.on('close', onClose);
-    })));
-    for (const connection of open) core.closeConnection(connection, CloseCode.goingAway, 'server shutting down');
+    });
+    for (const connection of [...core.connections()]) core.closeConnection(connection, CloseCode.goingAway, 'server shutting down');
     await Promise.race([closed, delay(remaining())]);
     for (const connection of core.connections()) connection.socket.terminate();
     core.stopSweeping();

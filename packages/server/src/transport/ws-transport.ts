@@ -33,6 +33,8 @@ class WsSocket implements TransportSocket {
   readonly ws: WsWithSocket;
   readonly handlers: AnyHandlers;
   connection: unknown = undefined;
+  /** The close code ws sent after a protocol error (it reports the close as 1006 otherwise). */
+  errorCloseCode: number | undefined = undefined;
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
   private scheduled = false;
@@ -109,10 +111,13 @@ function onPong(this: WebSocket): void {
 }
 function onClose(this: WebSocket, code: number, reason: Buffer): void {
   const socket = (this as WsWithSocket)[kSocket];
-  socket.handlers.close(socket.connection, code, reason.toString());
+  const closeCode = code === 1006 && socket.errorCloseCode !== undefined ? socket.errorCloseCode : code;
+  socket.handlers.close(socket.connection, closeCode, reason.toString());
 }
-function onError(this: WebSocket): void {
-  // ws closes the socket itself after an error (bad frame, too big); 'close' follows and cleans up.
+function onError(this: WebSocket, error: Error & { code?: string }): void {
+  // ws closes the socket itself after a protocol error and 'close' follows; keep the code it sent.
+  (this as WsWithSocket)[kSocket].errorCloseCode =
+    error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 1009 : error.code === 'WS_ERR_INVALID_UTF8' ? 1007 : 1002;
 }
 
 function refuse(duplex: Duplex, status: number, message: string): void {
