@@ -1,0 +1,118 @@
+// Lifecycle hooks: order, isolation of errors, rejection, send transforms, per-plug scope.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ErrorCode } from '@switchboard/protocol';
+import { definePlug, z, type Hooks } from '@switchboard/server';
+import { startTestServer } from '@switchboard/server/testing';
+import { RawClient } from './helpers.ts';
+
+test('hooks run in order: global first, then the plug; teardown in reverse', async () => {
+  const calls: string[] = [];
+  const record = (owner: string): Hooks => ({
+    onConnect: async () => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      calls.push(`${owner}.onConnect`);
+    },
+    beforeHandle: (message) => void calls.push(`${owner}.beforeHandle:${message.type}`),
+    afterHandle: (message, outcome) => void calls.push(`${owner}.afterHandle:${message.type}:${outcome.ok}`),
+    onDisconnect: () => void calls.push(`${owner}.onDisconnect`),
+  });
+  const a = definePlug({
+    name: 'a',
+    hooks: record('a'),
+    messages: { 'a.do': { input: z.object({}), handler: () => void calls.push('a.handler') } },
+  });
+  const b = definePlug({
+    name: 'b',
+    hooks: record('b'),
+    messages: { 'b.do': { input: z.object({}), handler: () => void calls.push('b.handler') } },
+  });
+  await using t = await startTestServer({ plugs: [a, b], hooks: record('global') });
+  const client = await RawClient.connect(t.wsUrl);
+  // $welcome came after every onConnect hook finished.
+  assert.deepEqual(calls.splice(0), ['global.onConnect', 'a.onConnect', 'b.onConnect']);
+  await client.request('a.do', {});
+  // Plug b's handle hooks do not apply to plug a's messages.
+  assert.deepEqual(calls.splice(0), ['global.beforeHandle:a.do', 'a.beforeHandle:a.do', 'a.handler', 'global.afterHandle:a.do:true', 'a.afterHandle:a.do:true']);
+  const closed = new Promise((resolve) => t.server.events.once('close', resolve));
+  client.ws.close();
+  await closed;
+  assert.deepEqual(calls.splice(0), ['b.onDisconnect', 'a.onDisconnect', 'global.onDisconnect']);
+});
+
+test('beforeHandle rejects; a throwing hook is isolated (and fails closed in beforeHandle)', async () => {
+  let afterThrows = 0;
+  const guarded = definePlug({
+    name: 'guarded',
+    hooks: {
+      beforeHandle: (message) => ((message.data as { pin?: string }).pin === '1234' ? undefined : { reject: 'wrong pin' }),
+      afterHandle: () => {
+        afterThrows++;
+        throw new Error('afterHandle bug');
+      },
+      onConnect: () => {
+        throw new Error('onConnect bug');
+      },
+    },
+    messages: {
+      'vault.open': { input: z.object({ pin: z.string() }), handler: () => ({ open: true }) },
+    },
+  });
+  const buggy = definePlug({
+    name: 'buggy',
+    hooks: {
+      beforeHandle: () => {
+        throw new Error('hook bug');
+      },
+    },
+    messages: { 'buggy.do': { input: z.object({}), handler: () => ({ ran: true }) } },
+  });
+  await using t = await startTestServer({ plugs: [guarded, buggy] });
+  await using client = await RawClient.connect(t.wsUrl);
+  const refused = await client.request('vault.open', { pin: '0000' });
+  assert.deepEqual(refused.error, { code: ErrorCode.rejected, message: 'wrong pin' });
+  assert.deepEqual((await client.request('vault.open', { pin: '1234' })).data, { open: true });
+  assert.equal(afterThrows, 1);
+  assert.equal((await client.request('buggy.do', {})).error?.code, ErrorCode.rejected);
+  assert.equal(client.closeCode, undefined);
+});
+
+test('beforeSend transforms or drops; broadcasts run it once, with no connection', async () => {
+  const seen: (string | undefined)[] = [];
+  const news = definePlug({
+    name: 'news',
+    messages: {
+      'news.post': {
+        input: z.object({ text: z.string() }),
+        handler(data, ctx) {
+          ctx.server.broadcast('news.item', { text: data.text }, { except: ctx.connection });
+          return { posted: true };
+        },
+      },
+    },
+  });
+  await using t = await startTestServer({
+    plugs: [news],
+    hooks: {
+      beforeSend(envelope, connection) {
+        if (envelope.type !== 'news.item') return;
+        seen.push(connection?.id);
+        const text = (envelope.data as { text: string }).text;
+        if (text.includes('spam')) return false;
+        return { ...envelope, data: { text: text.toUpperCase() } };
+      },
+    },
+  });
+  await using author = await RawClient.connect(t.wsUrl);
+  await using reader1 = await RawClient.connect(t.wsUrl);
+  await using reader2 = await RawClient.connect(t.wsUrl);
+  await author.request('news.post', { text: 'buy spam' });
+  await author.request('news.post', { text: 'hello' });
+  for (const reader of [reader1, reader2]) {
+    assert.deepEqual((await reader.next((e) => e.type === 'news.item')).data, { text: 'HELLO' });
+  }
+  assert.deepEqual(seen, [undefined, undefined]);
+  // All but the sender: the author got only its replies.
+  assert.equal(author.received.filter((e) => e.type === 'news.item').length, 0);
+  assert.equal(reader1.received.filter((e) => e.type === 'news.item').length, 0);
+});
