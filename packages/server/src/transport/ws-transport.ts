@@ -2,18 +2,11 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import * as wsModule from 'ws';
 import { WebSocketServer, WebSocket } from 'ws';
 import type { PreparedFrame, Transport, TransportHandlers, TransportOptions, TransportSocket } from './transport.ts';
 
 type AnyHandlers = TransportHandlers<unknown, unknown>;
 
-// ws keeps the frame encoder public as `Sender.frame` (socket.io relies on it to encode broadcasts once).
-interface FrameEncoder {
-  frame(data: Buffer, options: { fin: boolean; mask: boolean; opcode: number; readOnly: boolean; rsv1: boolean }): Buffer[];
-}
-// The typings omit the named `Sender` export that ws's ESM wrapper has.
-const Sender = (wsModule as unknown as { Sender: FrameEncoder }).Sender;
 
 const kSocket = Symbol('switchboard.socket');
 type WsWithSocket = WebSocket & { [kSocket]: WsSocket; _socket?: Socket };
@@ -178,15 +171,36 @@ export function createWsTransport(): Transport {
       });
     },
     prepare(payload, binary) {
-      const data = typeof payload === 'string' ? Buffer.from(payload) : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-      const parts = Sender.frame(data, { fin: true, mask: false, opcode: binary ? 2 : 1, readOnly: true, rsv1: false });
-      const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-      return { bytes, payloadLength: data.length };
+      return prepareFrame(payload, binary);
     },
     close() {
       wss?.close();
     },
   };
+}
+
+/**
+ * One unmasked, final server frame (RFC 6455 §5.2) in a single buffer: header and payload written once,
+ * with no intermediate copies, because a broadcast shares this buffer among all its recipients.
+ */
+export function prepareFrame(payload: string | Uint8Array, binary: boolean): PreparedFrame {
+  const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
+  const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const bytes = Buffer.allocUnsafe(headerLength + length);
+  bytes[0] = 0x80 | (binary ? 0x2 : 0x1);
+  if (headerLength === 2) {
+    bytes[1] = length;
+  } else if (headerLength === 4) {
+    bytes[1] = 126;
+    bytes.writeUInt16BE(length, 2);
+  } else {
+    bytes[1] = 127;
+    bytes.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    bytes.writeUInt32BE(length >>> 0, 6);
+  }
+  if (typeof payload === 'string') bytes.write(payload, headerLength, 'utf8');
+  else bytes.set(payload, headerLength);
+  return { bytes, payloadLength: length };
 }
 
 function ignoreError(): void {
