@@ -1,0 +1,636 @@
+// The Switchboard client: one WebSocket with typed requests, pushes, channels, auth, heartbeat and reconnect.
+import {
+  CHANNEL_NAME_PATTERN,
+  CloseCode,
+  ErrorCode,
+  NO_RECONNECT_CLOSE_CODES,
+  SystemType,
+  jsonCodec,
+  parseEnvelope,
+  subprotocolFor,
+  type AuthExpiring,
+  type AuthReply,
+  type ChannelMessage,
+  type Envelope,
+  type GrantsChange,
+  type Member,
+  type PresenceChange,
+  type Unsubscribed,
+} from '@switchboard/protocol';
+import { backoffDelay, resolveReconnect, type ResolvedReconnect } from './backoff.ts';
+import { Emitter, type EventSource } from './emitter.ts';
+import { errorFromPayload, RequestError } from './errors.ts';
+import { ChannelEntry, type MessageMeta, type Subscription } from './subscription.ts';
+import type {
+  ApiShape,
+  AuthEvent,
+  ClientEvents,
+  ClientOptions,
+  ClientState,
+  InputOf,
+  Manifest,
+  OutputOf,
+  PublishOptions,
+  RequestArgs,
+  RequestOptions,
+  SendArgs,
+  TokenSource,
+  UnsubscribedInfo,
+  Welcome,
+} from './types.ts';
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+const DEFAULT_HEARTBEAT_MS = 25_000;
+/**
+ * Messages `send` keeps while disconnected; beyond this it throws rather than grow without bound.
+ *
+ * @example
+ * if (pendingDrafts.length < MAX_QUEUED_MESSAGES) client.send('draft.save', draft);
+ */
+export const MAX_QUEUED_MESSAGES = 1000;
+/** Close code the client reports for a link it gave up on itself (no close frame was exchanged). */
+const ABNORMAL_CLOSE = 1006;
+
+type Timer = ReturnType<typeof setTimeout>;
+
+/** A request waiting for its reply. `frame` is set while it waits in the outbox for a connection. */
+interface Pending {
+  type: string;
+  timeoutMs: number;
+  timer: Timer;
+  frame: string | undefined;
+  resolve(value: unknown): void;
+  reject(error: RequestError): void;
+}
+
+/**
+ * Handler of a server push, by message type.
+ *
+ * @example
+ * const onMessage: PushHandler<{ text: string }> = (data, envelope) => console.log(envelope.type, data.text);
+ */
+export type PushHandler<T = unknown> = (data: T, envelope: Envelope<T>) => void;
+
+type Pushes = { [type: string]: [data: any, envelope: Envelope<any>] };
+
+/**
+ * A connection to a Switchboard server; create one with `connect`. See docs/client.md.
+ *
+ * @example
+ * const client = connect<Api>('ws://localhost:3000/ws');
+ * await client.ready;
+ * const { sent } = await client.request('chat.send', { text: 'hi' });
+ */
+export class Client<Api extends ApiShape = ApiShape> {
+  /** Resolves at the first `$welcome` (after authentication when a token is set); rejects if closed before. */
+  readonly ready: Promise<void>;
+  /** `state`, `welcome`, `manifest`, `error` (`$error` pushes), `grants`, `auth` and `close`. */
+  readonly events: EventSource<ClientEvents>;
+  /** The id the server gave the current (or last) connection. */
+  connectionId: string | undefined = undefined;
+  /** The latest manifest: fetched after connecting, replaced by every `$manifest` push. */
+  manifest: Manifest | undefined = undefined;
+
+  private readonly url: string;
+  private readonly WebSocketImpl: typeof WebSocket;
+  private readonly timeoutMs: number;
+  private readonly heartbeatMs: number;
+  private readonly reconnect: ResolvedReconnect | false;
+  private readonly emitter = new Emitter<ClientEvents>();
+  private readonly pushes = new Emitter<Pushes>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly channels = new Map<string, ChannelEntry<any, any>>();
+  /** Encoded frames waiting for a connection, requests and sends in the order they were made. */
+  private outbox: string[] = [];
+  private token: TokenSource | undefined;
+  private ws: WebSocket | undefined = undefined;
+  private currentState: ClientState = 'connecting';
+  private nextId = 1;
+  private attempt = 0;
+  private lastReceivedAt = 0;
+  private handshakeTimer: Timer | undefined = undefined;
+  private heartbeatTimer: Timer | undefined = undefined;
+  private reconnectTimer: Timer | undefined = undefined;
+  private readySettled = false;
+  private resolveReady!: () => void;
+  private rejectReady!: (error: RequestError) => void;
+
+  constructor(url: string, options: ClientOptions = {}) {
+    const WebSocketImpl = options.WebSocket ?? globalThis.WebSocket;
+    if (typeof WebSocketImpl !== 'function') {
+      throw new TypeError('no global WebSocket: use Node >= 22 or a browser, or pass the WebSocket option');
+    }
+    this.url = url;
+    this.WebSocketImpl = WebSocketImpl;
+    this.token = options.token;
+    this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    this.reconnect = options.reconnect === false ? false : resolveReconnect(options.reconnect);
+    this.events = this.emitter;
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    // Applications that never await `ready` must not see an unhandled rejection.
+    this.ready.catch(() => undefined);
+    this.openSocket();
+  }
+
+  /** `connecting` (first attempt), `open`, `reconnecting` (waiting or retrying after a drop), `closed` (for good). */
+  get state(): ClientState {
+    return this.currentState;
+  }
+
+  /**
+   * Sends a request and resolves with its reply. Made while (re)connecting, it waits for the connection,
+   * within its timeout. Rejects with a RequestError: the server's code, `timeout`, or `disconnected`.
+   *
+   * @example
+   * const { sum } = await client.request('math.add', { a: 1, b: 2 }, { timeoutMs: 2000 });
+   */
+  request<K extends keyof Api & string>(type: K, ...args: RequestArgs<InputOf<Api, K>>): Promise<OutputOf<Api, K>> {
+    const [data, options] = args as [unknown, RequestOptions | undefined];
+    return this.call(type, data, options?.timeoutMs ?? this.timeoutMs, false) as Promise<OutputOf<Api, K>>;
+  }
+
+  /**
+   * Fire-and-forget: no id, no reply (a failure comes back as an `error` event). While disconnected up to
+   * MAX_QUEUED_MESSAGES messages wait for the connection; beyond that, or once closed, it throws.
+   *
+   * @example
+   * client.send('chat.typing', { room: 'lobby' });
+   */
+  send<K extends keyof Api & string>(type: K, ...args: SendArgs<InputOf<Api, K>>): void {
+    const data: unknown = args[0];
+    if (this.currentState === 'closed') throw new RequestError(ErrorCode.disconnected, `cannot send "${type}": the client is closed`);
+    const frame = encode(data === undefined ? { type } : { type, data });
+    if (this.currentState === 'open' && this.ws) {
+      this.ws.send(frame);
+      return;
+    }
+    if (this.outbox.length >= MAX_QUEUED_MESSAGES) {
+      throw new RequestError(ErrorCode.disconnected, `cannot send "${type}": ${MAX_QUEUED_MESSAGES} messages already wait for the connection`);
+    }
+    this.outbox.push(frame);
+  }
+
+  /**
+   * Listens to server pushes of one message type (any string: pushes are not part of the Api). Protocol
+   * pushes can be tapped too, e.g. `$message` for broadcasts. Returns a function that stops listening.
+   *
+   * @example
+   * const off = client.on<{ text: string }>('chat.message', (data) => console.log(data.text));
+   */
+  on<T = unknown>(type: string, handler: PushHandler<T>): () => void {
+    return this.pushes.on(type, handler);
+  }
+
+  /**
+   * Sends `$auth` now and resolves with the identity. A token given here is also the one used after
+   * reconnects; without one, the configured token (or token function) is used.
+   *
+   * @example
+   * const { identity, grants } = await client.authenticate(await fetchToken());
+   */
+  async authenticate(token?: string): Promise<AuthReply> {
+    if (token !== undefined) this.token = token;
+    try {
+      const value = token ?? (await this.fetchToken());
+      const result = (await this.call(SystemType.auth, { token: value }, this.timeoutMs, false)) as AuthReply;
+      this.emitAuth({ kind: 'authenticated', ...result });
+      return result;
+    } catch (error) {
+      const failure = asRequestError(error);
+      this.emitAuth({ kind: 'failed', error: failure });
+      throw failure;
+    }
+  }
+
+  /**
+   * Subscribes to a channel (`$subscribe`). Calling it again for the same channel returns the same
+   * Subscription with one more handler. Subscriptions survive reconnects.
+   *
+   * @example
+   * const orders = client.subscribe<{ id: number }>('orders', (order, { event }) => console.log(event, order.id));
+   * await orders.ready;
+   */
+  subscribe<TData = unknown, TInfo = Member['info']>(
+    channel: string,
+    handler?: (data: TData, meta: MessageMeta) => void,
+  ): Subscription<TData, TInfo> {
+    let entry = this.channels.get(channel) as ChannelEntry<TData, TInfo> | undefined;
+    if (!entry) {
+      entry = new ChannelEntry<TData, TInfo>(channel, this.unsubscribeEntry);
+      if (this.currentState === 'closed') {
+        entry.end(new RequestError(ErrorCode.disconnected, `cannot subscribe to "${channel}": the client is closed`));
+      } else if (!CHANNEL_NAME_PATTERN.test(channel)) {
+        entry.end(new RequestError(ErrorCode.badChannel, `"${channel}" is not a valid channel name`));
+      } else {
+        this.channels.set(channel, entry);
+        // Not open yet: the handshake subscribes every live entry once it is.
+        if (this.currentState === 'open') this.sendSubscribe(entry);
+      }
+    }
+    if (handler) entry.emitter.on('message', handler);
+    return entry.subscription;
+  }
+
+  /**
+   * Publishes an event to a channel (`$publish`); needs the `publish:<channel>` grant.
+   *
+   * @example
+   * await client.publish('orders', 'created', { id: 1 }, { exceptSelf: true });
+   */
+  async publish(channel: string, event: string, data?: unknown, options: PublishOptions = {}): Promise<void> {
+    const payload: Record<string, unknown> = { channel, event, data };
+    if (options.exceptSelf !== undefined) payload.exceptSelf = options.exceptSelf;
+    await this.call(SystemType.publish, payload, options.timeoutMs ?? this.timeoutMs, false);
+  }
+
+  /**
+   * Sends an event to every connection (`$broadcast`); needs the `broadcast` grant. Receivers get a
+   * `$message` push with `channel: null`.
+   *
+   * @example
+   * await client.broadcast('announce', { text: 'maintenance at noon' });
+   */
+  async broadcast(event: string, data?: unknown, options: PublishOptions = {}): Promise<void> {
+    const payload: Record<string, unknown> = { event, data };
+    if (options.exceptSelf !== undefined) payload.exceptSelf = options.exceptSelf;
+    await this.call(SystemType.broadcast, payload, options.timeoutMs ?? this.timeoutMs, false);
+  }
+
+  /**
+   * Closes for good: no reconnect; pending requests fail with `disconnected`. Safe to call twice.
+   *
+   * @example
+   * window.addEventListener('pagehide', () => client.close());
+   */
+  close(): void {
+    if (this.currentState === 'closed') return;
+    const ws = this.ws;
+    this.detach();
+    if (ws) {
+      try {
+        ws.close(CloseCode.normal, 'client closed');
+      } catch {
+        // Already closing: nothing more to do.
+      }
+    }
+    this.finish(CloseCode.normal, 'client closed', undefined);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  // ---------------------------------------------------------------- connection lifecycle
+
+  private openSocket(): void {
+    const ws = new this.WebSocketImpl(this.url, subprotocolFor(jsonCodec));
+    this.ws = ws;
+    ws.onmessage = (event: MessageEvent) => this.onFrame(ws, event.data);
+    ws.onclose = (event: CloseEvent) => this.onSocketClose(ws, event.code, event.reason);
+    // A close event always follows an error event, and it is where reconnects are decided.
+    ws.onerror = () => undefined;
+    this.handshakeTimer = setTimeout(() => this.abandon(ws, `no $welcome within ${this.timeoutMs} ms`), this.timeoutMs);
+  }
+
+  /** Gives up on a socket that may never report its close (dead link, stalled handshake). */
+  private abandon(ws: WebSocket, reason: string): void {
+    if (ws !== this.ws) return;
+    try {
+      ws.close();
+    } catch {
+      // Closing a socket that is already closing can throw in some implementations; it is gone either way.
+    }
+    this.onSocketClose(ws, ABNORMAL_CLOSE, reason);
+  }
+
+  /** Forgets the current socket and its timers; events from it are ignored from now on. */
+  private detach(): void {
+    this.ws = undefined;
+    clearTimeout(this.handshakeTimer);
+    clearTimeout(this.heartbeatTimer);
+    clearTimeout(this.reconnectTimer);
+    this.handshakeTimer = this.heartbeatTimer = this.reconnectTimer = undefined;
+  }
+
+  private onSocketClose(ws: WebSocket, code: number, reason: string): void {
+    if (ws !== this.ws) return;
+    this.detach();
+    // Replies to what was already sent can no longer arrive; queued requests wait for the next connection.
+    for (const [id, entry] of this.pending) {
+      if (entry.frame !== undefined) continue;
+      this.pending.delete(id);
+      clearTimeout(entry.timer);
+      entry.reject(new RequestError(ErrorCode.disconnected, `the connection closed before the reply to "${entry.type}" arrived`, { closeCode: code }));
+    }
+    const reconnect = this.reconnect;
+    if (reconnect === false || NO_RECONNECT_CLOSE_CODES.includes(code) || this.attempt >= reconnect.maxAttempts) {
+      this.finish(code, reason, undefined);
+      return;
+    }
+    this.attempt++;
+    const delayMs = backoffDelay(this.attempt, reconnect);
+    const previous = this.currentState;
+    // The state changes before any listener runs, so what listeners send is queued for the next connection.
+    this.currentState = 'reconnecting';
+    this.emitter.emit('close', { code, reason, willReconnect: true, attempt: this.attempt, delayMs });
+    this.emitter.emit('state', { state: 'reconnecting', previous, attempt: this.attempt, delayMs });
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.openSocket();
+    }, delayMs);
+  }
+
+  /** Ends the client: everything pending fails, `ready` rejects if it never resolved. */
+  private finish(code: number, reason: string, error: RequestError | undefined): void {
+    const previous = this.currentState;
+    this.currentState = 'closed';
+    this.detach();
+    this.outbox = [];
+    const failure = (what: string) => new RequestError(ErrorCode.disconnected, `the client closed (${code}) before ${what}`, { closeCode: code });
+    for (const entry of this.pending.values()) {
+      clearTimeout(entry.timer);
+      entry.reject(failure(`the reply to "${entry.type}" arrived`));
+    }
+    this.pending.clear();
+    for (const entry of this.channels.values()) entry.end(failure(`"${entry.channel}" was confirmed`));
+    this.channels.clear();
+    if (!this.readySettled) {
+      this.readySettled = true;
+      this.rejectReady(error ?? failure('the connection was ready'));
+    }
+    this.emitter.emit('close', { code, reason, willReconnect: false });
+    this.emitter.emit('state', { state: 'closed', previous, attempt: this.attempt });
+  }
+
+  /** After `$welcome`: authenticate, then open: re-subscribe, flush what waited, fetch a changed manifest. */
+  private async establish(ws: WebSocket, welcome: Welcome): Promise<void> {
+    if (this.token !== undefined) {
+      let token: string;
+      try {
+        token = await this.fetchToken();
+      } catch (error) {
+        // The token source may be a network call: retry with backoff rather than give up.
+        this.emitAuth({ kind: 'failed', error: asRequestError(error) });
+        this.abandon(ws, 'the token function failed');
+        return;
+      }
+      if (ws !== this.ws) return;
+      try {
+        const result = (await this.call(SystemType.auth, { token }, this.timeoutMs, true)) as AuthReply;
+        this.emitAuth({ kind: 'authenticated', ...result });
+      } catch (error) {
+        if (ws !== this.ws) return;
+        const failure = asRequestError(error);
+        if (failure.code === ErrorCode.timeout) return this.abandon(ws, 'no reply to $auth');
+        // The server refused the token: reconnecting with the same one would be refused again.
+        this.emitAuth({ kind: 'failed', error: failure });
+        this.detach();
+        ws.close(CloseCode.normal, 'authentication failed');
+        return this.finish(CloseCode.unauthorized, `authentication failed: ${failure.code}`, failure);
+      }
+      if (ws !== this.ws) return;
+    }
+    this.attempt = 0;
+    // Subscriptions first, then what waited, in order; only then may listeners of `state` send more.
+    for (const entry of this.channels.values()) this.sendSubscribe(entry);
+    const outbox = this.outbox;
+    this.outbox = [];
+    for (const frame of outbox) ws.send(frame);
+    for (const entry of this.pending.values()) entry.frame = undefined;
+    this.lastReceivedAt = performance.now();
+    this.scheduleHeartbeat(this.heartbeatMs);
+    const previous = this.currentState;
+    this.currentState = 'open';
+    this.emitter.emit('state', { state: 'open', previous, attempt: 0 });
+    if (!this.readySettled) {
+      this.readySettled = true;
+      this.resolveReady();
+    }
+    if (ws !== this.ws) return;
+    if (welcome.manifestVersion !== this.manifest?.version) {
+      this.call(SystemType.manifest, undefined, this.timeoutMs, true).then(
+        (manifest) => this.setManifest(manifest as Manifest),
+        () => undefined, // Not fatal: the next `$manifest` push or connection brings it.
+      );
+    }
+  }
+
+  // ---------------------------------------------------------------- heartbeat
+
+  private scheduleHeartbeat(ms: number): void {
+    if (this.heartbeatMs > 0) this.heartbeatTimer = setTimeout(this.beat, ms);
+  }
+
+  /** Pings only when the link has been silent for a whole interval, so busy connections send nothing extra. */
+  private readonly beat = (): void => {
+    this.heartbeatTimer = undefined;
+    const ws = this.ws;
+    if (!ws || this.currentState !== 'open') return;
+    const silentMs = performance.now() - this.lastReceivedAt;
+    if (silentMs < this.heartbeatMs) return this.scheduleHeartbeat(this.heartbeatMs - silentMs);
+    this.call(SystemType.ping, {}, this.timeoutMs, true).then(
+      () => {
+        if (ws === this.ws) this.scheduleHeartbeat(this.heartbeatMs);
+      },
+      (error: RequestError) => {
+        if (error.code === ErrorCode.timeout) this.abandon(ws, `no reply to $ping within ${this.timeoutMs} ms`);
+      },
+    );
+  };
+
+  // ---------------------------------------------------------------- requests
+
+  /** Sends a request now (`direct`, during the handshake) or when the connection is open. */
+  private call(type: string, data: unknown, timeoutMs: number, direct: boolean): Promise<unknown> {
+    if (this.currentState === 'closed') {
+      return Promise.reject(new RequestError(ErrorCode.disconnected, `cannot request "${type}": the client is closed`));
+    }
+    const id = this.nextId++;
+    let frame: string;
+    try {
+      frame = encode(data === undefined ? { type, id } : { type, id, data });
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(this.expire, timeoutMs, id);
+      const ws = this.ws;
+      const now = ws !== undefined && (direct || this.currentState === 'open');
+      this.pending.set(id, { type, timeoutMs, timer, frame: now ? undefined : frame, resolve, reject });
+      if (now) ws.send(frame);
+      else this.outbox.push(frame);
+    });
+  }
+
+  private readonly expire = (id: number): void => {
+    const entry = this.pending.get(id);
+    if (!entry) return;
+    this.pending.delete(id);
+    if (entry.frame !== undefined) {
+      const index = this.outbox.indexOf(entry.frame);
+      if (index >= 0) this.outbox.splice(index, 1);
+    }
+    entry.reject(new RequestError(ErrorCode.timeout, `no reply to "${entry.type}" within ${entry.timeoutMs} ms`));
+  };
+
+  private async fetchToken(): Promise<string> {
+    const source = this.token;
+    if (source === undefined) {
+      throw new RequestError(ErrorCode.unauthenticated, 'no token: pass { token } to connect() or a token to authenticate()');
+    }
+    return typeof source === 'function' ? await source() : source;
+  }
+
+  private emitAuth(event: AuthEvent): void {
+    this.emitter.emit('auth', event);
+  }
+
+  // ---------------------------------------------------------------- inbound
+
+  private onFrame(ws: WebSocket, raw: unknown): void {
+    if (ws !== this.ws) return;
+    this.lastReceivedAt = performance.now();
+    if (typeof raw !== 'string') {
+      this.emitter.emit('error', { code: ErrorCode.badFrame, message: 'a binary frame arrived on the JSON codec' });
+      return;
+    }
+    let decoded: unknown;
+    try {
+      decoded = jsonCodec.decode(raw, false);
+    } catch (error) {
+      this.emitter.emit('error', { code: ErrorCode.badFrame, message: (error as Error).message });
+      return;
+    }
+    const parsed = parseEnvelope(decoded);
+    if (!parsed.ok) {
+      this.emitter.emit('error', { code: ErrorCode.badEnvelope, message: parsed.message });
+      return;
+    }
+    const envelope = parsed.envelope;
+    if (envelope.id !== undefined) {
+      const entry = typeof envelope.id === 'number' ? this.pending.get(envelope.id) : undefined;
+      // A reply nobody waits for any more (timed out) is dropped.
+      if (!entry) return;
+      this.pending.delete(envelope.id as number);
+      clearTimeout(entry.timer);
+      if (envelope.error) entry.reject(errorFromPayload(envelope.error));
+      else entry.resolve(envelope.data);
+      return;
+    }
+    this.onPush(ws, envelope);
+    this.pushes.emit(envelope.type, envelope.data, envelope);
+  }
+
+  private onPush(ws: WebSocket, envelope: Envelope): void {
+    switch (envelope.type) {
+      case SystemType.welcome: {
+        clearTimeout(this.handshakeTimer);
+        this.handshakeTimer = undefined;
+        const welcome = envelope.data as Welcome;
+        this.connectionId = welcome.connectionId;
+        this.emitter.emit('welcome', welcome);
+        this.establish(ws, welcome).catch(() => this.abandon(ws, 'the handshake failed'));
+        return;
+      }
+      case SystemType.manifest:
+        return this.setManifest(envelope.data as Manifest);
+      case SystemType.error:
+        if (envelope.error) this.emitter.emit('error', envelope.error);
+        return;
+      case SystemType.authExpiring: {
+        const { expiresAt, inMs } = envelope.data as AuthExpiring;
+        this.emitAuth({ kind: 'expiring', expiresAt, inMs });
+        // Failures reach the application as an `auth` event of kind `failed`.
+        if (typeof this.token === 'function') this.authenticate().catch(() => undefined);
+        return;
+      }
+      case SystemType.grants:
+        this.emitter.emit('grants', envelope.data as GrantsChange);
+        return;
+      case SystemType.message: {
+        const message = envelope.data as ChannelMessage;
+        if (message.channel === null) return;
+        const meta: MessageMeta = { event: message.event, channel: message.channel };
+        if (message.from !== undefined) meta.from = message.from;
+        this.channels.get(message.channel)?.emitter.emit('message', message.data, meta);
+        return;
+      }
+      case SystemType.presence: {
+        const change = envelope.data as PresenceChange;
+        this.channels.get(change.channel)?.presence(change.action, change.member);
+        return;
+      }
+      case SystemType.unsubscribed: {
+        const { channel, reason, grant } = envelope.data as Unsubscribed;
+        const entry = this.channels.get(channel);
+        if (!entry) return;
+        this.channels.delete(channel);
+        const info: UnsubscribedInfo = grant === undefined ? { reason } : { reason, grant };
+        entry.end(new RequestError(reason, `the server removed the subscription to "${channel}"`, { ...info }), info);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private setManifest(manifest: Manifest): void {
+    this.manifest = manifest;
+    this.emitter.emit('manifest', manifest);
+  }
+
+  // ---------------------------------------------------------------- channels
+
+  /** Sends `$subscribe` now: called only while the link is up (open, or opening in `establish`). */
+  private sendSubscribe(entry: ChannelEntry<any, any>): void {
+    this.call(SystemType.subscribe, { channel: entry.channel }, this.timeoutMs, true).then(
+      (reply) => {
+        if (this.channels.get(entry.channel) === entry) entry.confirm((reply as { members?: Member[] } | null)?.members);
+      },
+      (error: RequestError) => {
+        if (this.channels.get(entry.channel) !== entry) return;
+        // The link dropped: the next connection subscribes again.
+        if (error.code === ErrorCode.disconnected && this.currentState !== 'closed') return;
+        this.channels.delete(entry.channel);
+        const grant = error.details.grant;
+        entry.end(error, typeof grant === 'string' ? { reason: error.code, grant } : { reason: error.code });
+      },
+    );
+  }
+
+  private readonly unsubscribeEntry = async (entry: ChannelEntry<any, any>): Promise<void> => {
+    if (this.channels.get(entry.channel) !== entry) return;
+    this.channels.delete(entry.channel);
+    entry.end(new RequestError(ErrorCode.notSubscribed, `unsubscribed from "${entry.channel}" before the server confirmed`));
+    // A connection that is not open has no subscriptions on the server to remove.
+    if (this.currentState !== 'open') return;
+    await this.call(SystemType.unsubscribe, { channel: entry.channel }, this.timeoutMs, false).catch(() => undefined);
+  };
+}
+
+function encode(envelope: Envelope): string {
+  return jsonCodec.encode(envelope) as string;
+}
+
+function asRequestError(error: unknown): RequestError {
+  if (error instanceof RequestError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new RequestError(ErrorCode.unauthenticated, `could not get a token: ${message}`, {}, { cause: error });
+}
+
+/**
+ * Connects to a Switchboard server. Give it your plugs' API type to type requests end to end.
+ *
+ * @example
+ * import type { AppApi } from '@switchboard/server';
+ * import type chat from './plugs/chat.ts';
+ * const client = connect<AppApi<typeof chat>>('ws://localhost:3000/ws', { token: () => getToken() });
+ * await client.ready;
+ */
+export function connect<Api extends ApiShape = ApiShape>(url: string, options?: ClientOptions): Client<Api> {
+  return new Client<Api>(url, options);
+}

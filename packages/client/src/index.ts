@@ -1,0 +1,40 @@
+// @switchboard/client: the Switchboard SDK for browsers and Node (typed requests, pushes, channels, reconnect).
+export { connect, MAX_QUEUED_MESSAGES } from './client.ts';
+export type { Client, PushHandler } from './client.ts';
+export { RequestError } from './errors.ts';
+export type { Subscription, SubscriptionEvents, MessageMeta } from './subscription.ts';
+export type { EventSource } from './emitter.ts';
+export { backoffDelay, DEFAULT_RECONNECT } from './backoff.ts';
+export type { ReconnectOptions } from './backoff.ts';
+export type {
+  ApiShape,
+  AuthEvent,
+  ClientEvents,
+  ClientOptions,
+  ClientState,
+  CloseInfo,
+  InputOf,
+  Manifest,
+  ManifestEntry,
+  OutputOf,
+  PresenceMember,
+  PublishOptions,
+  RequestOptions,
+  StateChange,
+  TokenSource,
+  UnsubscribedInfo,
+  Welcome,
+} from './types.ts';
+export { ErrorCode, CloseCode } from '@switchboard/protocol';
+export type {
+  AuthExpiring,
+  AuthReply,
+  ChannelMessage,
+  Envelope,
+  ErrorPayload,
+  GrantsChange,
+  Issue,
+  Member,
+  PresenceChange,
+  Unsubscribed,
+} from '@switchboard/protocol';

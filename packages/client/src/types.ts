@@ -1,0 +1,222 @@
+// The client's public types: the API map that types requests, options, events and the payloads it surfaces.
+import type { AuthExpiring, AuthReply, ErrorPayload, GrantsChange, Member, Unsubscribed } from '@switchboard/protocol';
+import type { ReconnectOptions } from './backoff.ts';
+import type { RequestError } from './errors.ts';
+
+/**
+ * What the server accepts, by message type: the payload (`input`) and the reply (`output`).
+ * `AppApi<typeof plugA | typeof plugB>` from @switchboard/server produces one from plugs.
+ *
+ * @example
+ * type Api = { 'chat.send': { input: { text: string }; output: { sent: boolean } } };
+ * const client = connect<Api>(url);
+ */
+export type ApiShape = Record<string, { input: unknown; output: unknown }>;
+
+/**
+ * The payload type of message `K`.
+ *
+ * @example
+ * type SendInput = InputOf<Api, 'chat.send'>; // { text: string }
+ */
+export type InputOf<Api, K extends keyof Api> = Api[K] extends { input: infer I } ? I : unknown;
+/**
+ * The reply type of message `K`.
+ *
+ * @example
+ * type SendReply = OutputOf<Api, 'chat.send'>; // { sent: boolean }
+ */
+export type OutputOf<Api, K extends keyof Api> = Api[K] extends { output: infer O } ? O : unknown;
+
+/**
+ * Options of one request.
+ *
+ * @example
+ * await client.request('report.build', { month: 5 }, { timeoutMs: 60_000 });
+ */
+export interface RequestOptions {
+  /** Fail with `timeout` when no reply arrived within this long. Default: the client's `requestTimeoutMs`. */
+  timeoutMs?: number;
+}
+
+/**
+ * `request`'s arguments after the type: the payload may be left out when the message accepts `undefined`.
+ *
+ * @example
+ * type Args = RequestArgs<{ text: string }>; // [data: { text: string }, options?: RequestOptions]
+ */
+export type RequestArgs<I> = undefined extends I ? [data?: I, options?: RequestOptions] : [data: I, options?: RequestOptions];
+/**
+ * `send`'s arguments after the type.
+ *
+ * @example
+ * type Args = SendArgs<unknown>; // [data?: unknown]
+ */
+export type SendArgs<I> = undefined extends I ? [data?: I] : [data: I];
+
+/**
+ * A token, or a function returning a fresh one (called on every connect and refresh).
+ *
+ * @example
+ * connect(url, { token: () => fetch('/token').then((response) => response.text()) });
+ */
+export type TokenSource = string | (() => string | Promise<string>);
+
+/**
+ * Options of `connect`.
+ *
+ * @example
+ * connect(url, { token, requestTimeoutMs: 5000, reconnect: { maxDelayMs: 30_000 }, heartbeatMs: 0 });
+ */
+export interface ClientOptions {
+  /** Sent as `$auth` right after every (re)connect, before anything else. */
+  token?: TokenSource;
+  /** Default timeout of requests, and of the handshake. Default 10000. */
+  requestTimeoutMs?: number;
+  /** Backoff after an unexpected close, or false to never reconnect. */
+  reconnect?: false | ReconnectOptions;
+  /** Send `$ping` when nothing arrived for this long; no reply within the request timeout drops the link. 0 turns it off. Default 25000. */
+  heartbeatMs?: number;
+  /** WebSocket constructor to use instead of the global one (a `ws` WebSocket, a test double). */
+  WebSocket?: typeof WebSocket;
+}
+
+/**
+ * The client's connection state.
+ *
+ * @example
+ * if (client.state !== 'open') showOfflineBadge();
+ */
+export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/**
+ * The `$welcome` data.
+ *
+ * @example
+ * client.events.on('welcome', ({ connectionId }) => console.log('connected as', connectionId));
+ */
+export interface Welcome {
+  connectionId: string;
+  protocol: number;
+  codec: string;
+  manifestVersion: string;
+  heartbeatMs: number;
+  maxPayload: number;
+  identity?: unknown;
+  grants?: string[];
+}
+
+/**
+ * One message type in the manifest (the server's `ManifestEntry`).
+ *
+ * @example
+ * const form = client.manifest?.messages.find((entry) => entry.type === 'chat.send')?.input;
+ */
+export interface ManifestEntry {
+  type: string;
+  plug: string;
+  plugVersion: string;
+  description?: string;
+  /** JSON Schema (draft 2020-12) of the payload. */
+  input: Record<string, unknown>;
+  /** JSON Schema of the reply, when the message declares one. */
+  output?: Record<string, unknown>;
+}
+
+/**
+ * What the server accepts now; `version` changes whenever any entry does.
+ *
+ * @example
+ * client.events.on('manifest', (manifest) => renderActions(manifest.messages));
+ */
+export interface Manifest {
+  version: string;
+  messages: ManifestEntry[];
+}
+
+/**
+ * The `auth` event: authenticated (or refreshed), about to expire, or refused.
+ *
+ * @example
+ * client.events.on('auth', (event) => {
+ *   if (event.kind === 'failed') showLogin(event.error.code);
+ * });
+ */
+export type AuthEvent =
+  | ({ kind: 'authenticated' } & AuthReply)
+  | ({ kind: 'expiring' } & AuthExpiring)
+  | { kind: 'failed'; error: RequestError };
+
+/**
+ * The `state` event. `attempt` counts failed connection attempts in a row; `delayMs` is the wait before the next.
+ *
+ * @example
+ * client.events.on('state', ({ state, delayMs }) => setStatus(state === 'reconnecting' ? `retry in ${delayMs} ms` : state));
+ */
+export interface StateChange {
+  state: ClientState;
+  previous: ClientState;
+  attempt: number;
+  delayMs?: number;
+}
+
+/**
+ * The `close` event: the link closed. With `willReconnect`, `attempt` and `delayMs` say when it retries.
+ *
+ * @example
+ * client.events.on('close', ({ code, willReconnect }) => {
+ *   if (!willReconnect) showSignedOut(code);
+ * });
+ */
+export interface CloseInfo {
+  code: number;
+  reason: string;
+  willReconnect: boolean;
+  attempt?: number;
+  delayMs?: number;
+}
+
+/**
+ * Events of `client.events`.
+ *
+ * @example
+ * client.events.on('grants', ({ grants }) => updateMenus(grants));
+ */
+export type ClientEvents = {
+  state: [change: StateChange];
+  welcome: [welcome: Welcome];
+  manifest: [manifest: Manifest];
+  /** `$error` pushes: errors not tied to a request (a failed `send`, a malformed frame). */
+  error: [error: ErrorPayload];
+  grants: [change: GrantsChange];
+  auth: [event: AuthEvent];
+  close: [info: CloseInfo];
+};
+
+/**
+ * A presence member whose `info` the application typed (the protocol's `Member`).
+ *
+ * @example
+ * lobby.on('join', (member: PresenceMember<{ name: string }>) => add(member.id, member.info.name));
+ */
+export type PresenceMember<TInfo = Member['info']> = Omit<Member, 'info'> & { info: TInfo };
+
+/**
+ * Why the server removed a subscription: the `$unsubscribed` data without the channel.
+ *
+ * @example
+ * sub.on('unsubscribed', ({ reason, grant }) => console.warn(`lost ${sub.channel}: ${reason} (${grant})`));
+ */
+export type UnsubscribedInfo = Omit<Unsubscribed, 'channel'>;
+
+/**
+ * Options of `publish` and `broadcast`.
+ *
+ * @example
+ * await client.publish('orders', 'created', { id: 1 }, { exceptSelf: true });
+ */
+export interface PublishOptions {
+  /** Do not deliver the event back to this connection. */
+  exceptSelf?: boolean;
+  timeoutMs?: number;
+}
