@@ -45,6 +45,8 @@ export const ErrorCode = {
   limitExceeded: 'limit_exceeded',
   /** Not subscribed to that channel. */
   notSubscribed: 'not_subscribed',
+  /** The identity was disabled by the server; its tokens are refused until it is enabled again. */
+  userDisabled: 'user_disabled',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -3,3 +3,4 @@ export * from './envelope.ts';
 export * from './codes.ts';
 export * from './codec.ts';
 export * from './channel.ts';
+export * from './access.ts';

@@ -14,6 +14,17 @@ export interface AdminRequest {
   /** The JSON body of POST/PUT/PATCH/DELETE requests (undefined when empty). */
   body: unknown;
   request: IncomingMessage;
+  /** Whether the admin check passed; false only on routes registered with `{ ownAuth: true }`. */
+  admin: boolean;
+}
+
+/** Options of an admin route. */
+export interface AdminRouteOptions {
+  /**
+   * The route also answers requests that fail the admin check, with `request.admin` false, and checks
+   * them itself (HTTP publish accepts a JWT with a `publish:` grant this way).
+   */
+  ownAuth?: boolean;
 }
 
 /** What a route returns: a status and a JSON body. */
@@ -64,6 +75,7 @@ async function readBody(req: IncomingMessage): Promise<{ ok: true; body: unknown
  */
 export class AdminApi {
   private readonly routes = new Map<string, AdminRoute>();
+  private readonly ownAuth = new Set<string>();
   private readonly prefix: string;
   private readonly token: Buffer | undefined;
 
@@ -72,8 +84,9 @@ export class AdminApi {
     this.token = token === undefined ? undefined : Buffer.from(token);
   }
 
-  route(method: string, path: string, handler: AdminRoute): void {
+  route(method: string, path: string, handler: AdminRoute, options?: AdminRouteOptions): void {
     this.routes.set(`${method} ${path}`, handler);
+    if (options?.ownAuth) this.ownAuth.add(`${method} ${path}`);
   }
 
   /** Whether a request URL belongs to the admin API. */
@@ -89,15 +102,16 @@ export class AdminApi {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!this.authorized(req)) {
+    const url = new URL(req.url ?? '/', 'http://admin.invalid');
+    const path = url.pathname.slice(this.prefix.length) || '/';
+    const method = req.method ?? 'GET';
+    const admin = this.authorized(req);
+    if (!admin && !this.ownAuth.has(`${method} ${path}`)) {
       const response = this.token
         ? adminError(401, 'unauthorized', 'send "Authorization: Bearer <adminToken>"')
         : adminError(403, 'forbidden', 'the admin API answers loopback clients only unless adminToken is set');
       return sendJson(res, response.status, response.body);
     }
-    const url = new URL(req.url ?? '/', 'http://admin.invalid');
-    const path = url.pathname.slice(this.prefix.length) || '/';
-    const method = req.method ?? 'GET';
     const handler = this.routes.get(`${method} ${path}`);
     if (!handler) {
       const known = [...this.routes.keys()].filter((key) => key.endsWith(` ${path}`));
@@ -114,7 +128,7 @@ export class AdminApi {
       body = read.body;
     }
     try {
-      const response = await handler({ method, path, query: url.searchParams, body, request: req });
+      const response = await handler({ method, path, query: url.searchParams, body, request: req, admin });
       sendJson(res, response.status, response.body);
     } catch (error) {
       sendJson(res, 500, { error: { code: 'internal', message: (error as Error).message } });

@@ -1,5 +1,6 @@
-// The server API plugs and applications call: broadcast, send, connections, manifest.
+// The server API plugs and applications call: broadcast, send, connections, manifest, channels, grants.
 import type { Logger } from 'pino';
+import type { ChannelKind, Member } from '@switchboard/protocol';
 import type { Connection } from './connection.ts';
 import type { Manifest } from './plug/manifest.ts';
 
@@ -9,13 +10,74 @@ export interface BroadcastOptions {
   except?: string | Connection;
 }
 
+/** Who a channel publish skips. */
+export interface PublishOptions {
+  /** A connection (or its id) that must not receive the message. */
+  except?: string | Connection;
+}
+
+/** A channel as `channels()` and `GET /admin/channels` show it. */
+export interface ChannelInfo {
+  name: string;
+  kind: ChannelKind;
+  /** Connections of this node subscribed to it. */
+  subscribers: number;
+  /** Presence channels: distinct identities subscribed on this node. */
+  members?: number;
+}
+
+/** Options of a runtime grant change. */
+export interface GrantChangeOptions {
+  /** The `reason` the affected clients see in `$grants` (default `grant_changed`). */
+  reason?: string;
+}
+
+/**
+ * Channels, as plugs and applications use them. See docs/channels.md.
+ *
+ * @example
+ * ctx.server.publish('orders.eu', 'created', { id: 7 });
+ */
+export interface ChannelApi {
+  /** Publishes an event to every subscriber of a channel (on every node, through the bus), in order. */
+  publish(channel: string, event: string, data?: unknown, options?: PublishOptions): void;
+  /** The channels with subscribers on this node. */
+  channels(): ChannelInfo[];
+  /** The members of a presence channel on this node, one per identity. */
+  members(channel: string): Member[];
+}
+
+/**
+ * Runtime grants and users: a change applies at once to every connection of that identity on this node.
+ * See docs/auth.md.
+ *
+ * @example
+ * server.revoke('user-42', ['subscribe:private-team-a'], { reason: 'left the team' });
+ */
+export interface GrantApi {
+  /** Adds grants to an identity; returns its grants now. */
+  grant(identityId: string, grants: string[], options?: GrantChangeOptions): string[];
+  /** Removes grants from an identity (even ones its token or the default grants give); returns its grants now. */
+  revoke(identityId: string, grants: string[], options?: GrantChangeOptions): string[];
+  /** Replaces an identity's grants (the default grants still apply); returns its grants now. */
+  setGrants(identityId: string, grants: string[], options?: GrantChangeOptions): string[];
+  /** Drops every runtime change: the identity's grants come from its token again; returns its grants now. */
+  resetGrants(identityId: string, options?: GrantChangeOptions): string[];
+  /** An identity's effective grants (of its connections here, or what it would get). */
+  grantsOf(identityId: string): string[];
+  /** Closes every connection of the identity with 4004 and refuses its credentials until `enableUser`; returns how many closed. */
+  disableUser(identityId: string, reason?: string): number;
+  /** Accepts the identity again; false when it was not disabled. */
+  enableUser(identityId: string): boolean;
+}
+
 /**
  * What plugs reach as `ctx.server` and applications as the server object.
  *
  * @example
  * ctx.server.broadcast('chat.message', { text }, { except: ctx.connection });
  */
-export interface ServerApi {
+export interface ServerApi extends ChannelApi, GrantApi {
   /** Sends a message to every connection (on every node, through the bus). */
   broadcast(type: string, data?: unknown, options?: BroadcastOptions): void;
   /** Sends a message to one connection of this node; false when it is not (or no longer) here. */

@@ -5,6 +5,8 @@ import type { Codec } from '@switchboard/protocol';
 import type { Bus } from './bus/bus.ts';
 import type { Transport } from './transport/transport.ts';
 import type { AnyPlug, Hooks } from './plug/define.ts';
+import type { AuthOptions } from './auth/options.ts';
+import type { ChannelOptions } from './channel/options.ts';
 import { DevErrorCode, SwitchboardError } from './errors.ts';
 
 const limitsSchema = z.object({
@@ -67,6 +69,10 @@ export type ServerOptions = z.input<typeof optionsSchema> & {
   transport?: Transport;
   /** Generated files served at fixed paths (the CLI serves the browser SDK at /switchboard.js this way). */
   assets?: Record<string, Asset>;
+  /** Identity and grants: tokens, hooks, default grants, expiry (see docs/auth.md). Validated by createServer. */
+  auth?: AuthOptions;
+  /** Channel limits (see docs/channels.md). Validated by createServer. */
+  channels?: ChannelOptions;
 };
 
 /** A generated file the server serves; `load` runs once, on the first request. */
@@ -80,7 +86,7 @@ export type ResolvedOptions = z.output<typeof optionsSchema>;
 
 /** Validates options; a problem becomes SB_CONFIG_INVALID naming each bad field. */
 export function resolveOptions(options: ServerOptions): ResolvedOptions {
-  const { hooks: _h, logger: _l, codecs: _c, bus: _b, transport: _t, assets: _as, ...plain } = options;
+  const { hooks: _h, logger: _l, codecs: _c, bus: _b, transport: _t, assets: _as, auth: _au, channels: _ch, ...plain } = options;
   const parsed = optionsSchema.safeParse(plain);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(options)'}: ${issue.message}`);

@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import type { Codec, Envelope } from '@switchboard/protocol';
 import type { TransportSocket } from './transport/transport.ts';
 import type { RateState } from './rate-limit.ts';
+import type { Identity } from './auth/options.ts';
+import type { Session } from './auth/session.ts';
 
 /** The statistics of a connection, as the admin API shows them. */
 export interface ConnectionInfo {
@@ -16,6 +18,10 @@ export interface ConnectionInfo {
   messagesIn: number;
   messagesOut: number;
   identity?: unknown;
+  /** The connection's effective grants. */
+  grants?: readonly string[];
+  /** The channels it is subscribed to. */
+  channels?: string[];
 }
 
 /** What a connection calls back into (the server core); keeps Connection free of server internals. */
@@ -60,6 +66,8 @@ export class Connection implements RateState {
   /** @internal */ refilledAt: number;
   /** @internal */ refused = 0;
   /** @internal */ refusedSince = 0;
+  /** @internal who the connection is and what it may do; set by the auth subsystem when it opens. */ session: Session | undefined = undefined;
+  /** @internal subscribed channels, each with how it was admitted (see channel/channels.ts). */ subscriptions: Map<string, number> | undefined = undefined;
   private bag: Record<string, unknown> | undefined = undefined;
 
   constructor(
@@ -80,6 +88,22 @@ export class Connection implements RateState {
     this.lastMessageAt = performance.now();
     this.tokens = burst;
     this.refilledAt = this.lastMessageAt;
+  }
+
+  /**
+   * Who is connected, when the connection authenticated (token or `authenticate` hook); undefined while it
+   * is anonymous. Frozen, and replaced (not changed) on a token refresh.
+   *
+   * @example
+   * if (ctx.connection.identity?.id !== order.owner) throw new MessageError('not_yours', 'not your order');
+   */
+  get identity(): Identity | undefined {
+    return this.session?.identity;
+  }
+
+  /** The connection's effective grants right now (they change live; see docs/auth.md). */
+  get grants(): readonly string[] {
+    return this.session?.grants.list ?? [];
   }
 
   /** Application state for this connection, shared by all plugs and kept across plug swaps. */
@@ -109,6 +133,9 @@ export class Connection implements RateState {
       bytesOut: this.bytesOut,
       messagesIn: this.messagesIn,
       messagesOut: this.messagesOut,
+      ...(this.session?.identity ? { identity: { id: this.session.identity.id, info: this.session.identity.info ?? {} } } : {}),
+      ...(this.session ? { grants: this.session.grants.list } : {}),
+      ...(this.subscriptions ? { channels: [...this.subscriptions.keys()] } : {}),
     };
   }
 }

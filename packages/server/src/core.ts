@@ -16,7 +16,8 @@ import {
   type RequestId,
 } from '@switchboard/protocol';
 import type { Logger } from 'pino';
-import type { BroadcastOptions, ServerApi } from './api.ts';
+import type { BroadcastOptions, ChannelApi, GrantApi, GrantChangeOptions, PublishOptions, ServerApi } from './api.ts';
+import type { Identity } from './auth/options.ts';
 import { BROADCAST_TOPIC, type Bus, type BusMessage } from './bus/bus.ts';
 import type { ResolvedOptions } from './config.ts';
 import { Connection, type ConnectionOwner } from './connection.ts';
@@ -32,7 +33,19 @@ import type { PreparedFrame, Transport, TransportHandlers, TransportSocket, Upgr
 /** What an accepted upgrade carries into the connection (extended by authentication). */
 export interface UpgradeContext {
   request: IncomingMessage;
+  /** Set when the upgrade request carried valid credentials. */
+  identity?: Identity;
 }
+
+/** Why a connection may not send a message: the error it gets instead (`grant` names a missing grant). */
+export interface Refusal {
+  code: string;
+  message: string;
+  grant?: string;
+}
+
+/** What `Core.admit` answers: undefined to let the message through; a promise only when an app hook must decide. */
+export type Admission = Refusal | undefined | Promise<Refusal | undefined>;
 
 /** Handles one protocol message type (`$…`); registered by the server's subsystems. */
 export type SystemHandler = (connection: Connection, envelope: Envelope) => void | Promise<void>;
@@ -88,6 +101,14 @@ export class Core implements ConnectionOwner, ContextOwner, ServerApi, Transport
   readonly closeListeners: ((connection: Connection) => void)[] = [];
   /** Extra fields for `$welcome` (identity, grants). */
   readonly welcomeFields: ((connection: Connection) => Record<string, unknown>)[] = [];
+  /**
+   * Checks every message (protocol and plug) before it is handled: authentication and grants set it.
+   * Must be cheap and synchronous in the common case; it returns a promise only when an app hook decides.
+   */
+  admit: ((connection: Connection, type: string) => Admission) | undefined = undefined;
+  /** The channel and grant subsystems behind ServerApi; server.ts installs them right after creating the core. */
+  channelApi!: ChannelApi;
+  grantApi!: GrantApi;
   shuttingDown = false;
   private readonly codecs: Map<string, Codec>;
   private readonly defaultCodec: Codec;
@@ -141,6 +162,46 @@ export class Core implements ConnectionOwner, ContextOwner, ServerApi, Transport
 
   manifest(): Manifest {
     return this.registry.manifest;
+  }
+
+  publish(channel: string, event: string, data?: unknown, options?: PublishOptions): void {
+    this.channelApi.publish(channel, event, data, options);
+  }
+
+  channels(): ReturnType<ChannelApi['channels']> {
+    return this.channelApi.channels();
+  }
+
+  members(channel: string): ReturnType<ChannelApi['members']> {
+    return this.channelApi.members(channel);
+  }
+
+  grant(identityId: string, grants: string[], options?: GrantChangeOptions): string[] {
+    return this.grantApi.grant(identityId, grants, options);
+  }
+
+  revoke(identityId: string, grants: string[], options?: GrantChangeOptions): string[] {
+    return this.grantApi.revoke(identityId, grants, options);
+  }
+
+  setGrants(identityId: string, grants: string[], options?: GrantChangeOptions): string[] {
+    return this.grantApi.setGrants(identityId, grants, options);
+  }
+
+  resetGrants(identityId: string, options?: GrantChangeOptions): string[] {
+    return this.grantApi.resetGrants(identityId, options);
+  }
+
+  grantsOf(identityId: string): string[] {
+    return this.grantApi.grantsOf(identityId);
+  }
+
+  disableUser(identityId: string, reason?: string): number {
+    return this.grantApi.disableUser(identityId, reason);
+  }
+
+  enableUser(identityId: string): boolean {
+    return this.grantApi.enableUser(identityId);
   }
 
   // ---------------------------------------------------------------- transport handlers
@@ -303,11 +364,11 @@ export class Core implements ConnectionOwner, ContextOwner, ServerApi, Transport
       const handler = this.system.get(type);
       this.metrics.inbound(handler ? type : '(unknown)', data.length);
       if (!handler) return this.sendError(connection, type, id, ErrorCode.unknownType, `unknown protocol message "${type}"`);
-      const result = handler(connection, envelope);
-      if (isThenable(result)) {
-        Promise.resolve(result).catch((error: unknown) => this.failRequest(connection, type, id, error));
+      if (this.admit !== undefined) {
+        const admission = this.admit(connection, type);
+        if (admission !== undefined) return this.refuse(connection, envelope, admission);
       }
-      return;
+      return this.runSystem(connection, envelope, handler);
     }
     const route = this.registry.routes.get(type);
     if (!route) {
@@ -315,6 +376,55 @@ export class Core implements ConnectionOwner, ContextOwner, ServerApi, Transport
       return this.sendError(connection, type, id, ErrorCode.unknownType, `no plug handles message type "${type}"`);
     }
     this.metrics.inbound(type, data.length);
+    if (this.admit !== undefined) {
+      const admission = this.admit(connection, type);
+      if (admission !== undefined) return this.refuse(connection, envelope, admission);
+    }
+    this.accept(connection, route, envelope);
+  }
+
+  private runSystem(connection: Connection, envelope: Envelope, handler: SystemHandler): void {
+    const result = handler(connection, envelope);
+    if (isThenable(result)) {
+      Promise.resolve(result).catch((error: unknown) => this.failRequest(connection, envelope.type, envelope.id, error));
+    }
+  }
+
+  /** A refused message gets its error; one an app hook is still deciding on waits, counted as in flight. */
+  private refuse(connection: Connection, envelope: Envelope, admission: Refusal | Promise<Refusal | undefined>): void {
+    const { type, id } = envelope;
+    if (!isThenable(admission)) {
+      return this.sendError(connection, type, id, admission.code, admission.message, admission.grant === undefined ? undefined : { grant: admission.grant });
+    }
+    if (connection.inFlight >= this.options.limits.maxInFlight) {
+      return this.sendError(connection, type, id, ErrorCode.rateLimited, `too many requests in flight (at most ${this.options.limits.maxInFlight}); wait for replies`);
+    }
+    connection.inFlight++;
+    admission.then(
+      (refusal) => {
+        connection.inFlight--;
+        if (connection.closed) return;
+        if (refusal !== undefined) return this.refuse(connection, envelope, refusal);
+        if (this.shuttingDown) return this.sendError(connection, type, id, ErrorCode.shuttingDown, 'the server is shutting down; reconnect shortly');
+        // Looked up again: a plug swap may have happened while the hook decided.
+        if (type.startsWith(RESERVED_PREFIX)) {
+          const handler = this.system.get(type);
+          if (handler) this.runSystem(connection, envelope, handler);
+          return;
+        }
+        const route = this.registry.routes.get(type);
+        if (!route) return this.sendError(connection, type, id, ErrorCode.unknownType, `no plug handles message type "${type}"`);
+        this.accept(connection, route, envelope);
+      },
+      (error: unknown) => {
+        connection.inFlight--;
+        this.failRequest(connection, type, id, error);
+      },
+    );
+  }
+
+  private accept(connection: Connection, route: Route, envelope: Envelope): void {
+    const { type, id } = envelope;
     if (connection.inFlight >= this.options.limits.maxInFlight) {
       return this.sendError(connection, type, id, ErrorCode.rateLimited, `too many requests in flight (at most ${this.options.limits.maxInFlight}); wait for replies`);
     }

@@ -2,7 +2,10 @@
 export { createServer } from './server.ts';
 export type { SwitchboardServer, ListenInfo, PlugInfo } from './server.ts';
 export type { ServerOptions, ResolvedOptions } from './config.ts';
-export type { ServerApi, BroadcastOptions } from './api.ts';
+export type { ServerApi, BroadcastOptions, ChannelApi, ChannelInfo, GrantApi, GrantChangeOptions, PublishOptions } from './api.ts';
+export type { AuthOptions, AuthorizeRequest, Identity, PublicKeyInput } from './auth/options.ts';
+export type { ChannelOptions } from './channel/options.ts';
+export { isGrant } from './grants/grant-set.ts';
 export type { ServerEvents } from './core.ts';
 export { Connection } from './connection.ts';
 export type { ConnectionInfo } from './connection.ts';

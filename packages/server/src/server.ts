@@ -6,6 +6,13 @@ import { CloseCode, jsonCodec, SystemType } from '@switchboard/protocol';
 import { pino, type Logger } from 'pino';
 import { AdminApi } from './admin.ts';
 import type { ServerApi } from './api.ts';
+import { Auth } from './auth/auth.ts';
+import { resolveAuthOptions } from './auth/options.ts';
+import { registerChannelRoutes } from './channel/admin-routes.ts';
+import { Channels } from './channel/channels.ts';
+import { resolveChannelOptions } from './channel/options.ts';
+import { registerGrantRoutes } from './grants/admin-routes.ts';
+import { GrantStore } from './grants/store.ts';
 import { MemoryBus } from './bus/memory-bus.ts';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './config.ts';
 import { Core, type ServerEvents } from './core.ts';
@@ -77,12 +84,20 @@ function defaultLogger(): Logger {
  */
 export function createServer(input: ServerOptions = {}): SwitchboardServer {
   const options = resolveOptions(input);
+  const authOptions = resolveAuthOptions(input.auth);
+  const channelOptions = resolveChannelOptions(input.channels);
   const log = input.logger ?? defaultLogger();
   const transport = input.transport ?? createWsTransport();
   const bus = input.bus ?? new MemoryBus();
   const codecs = input.codecs && input.codecs.length > 0 ? input.codecs : [jsonCodec];
   const core = new Core(options, log, transport, bus, codecs, input.hooks ?? {});
   const registry = core.registry;
+  const auth = new Auth(core, authOptions, new GrantStore());
+  auth.install();
+  const channels = new Channels(core, auth, channelOptions);
+  channels.install();
+  core.grantApi = auth;
+  core.channelApi = channels;
   const servePublic = options.public === false ? undefined : createStaticHandler(options.public);
   const serveAssets = input.assets ? createAssetHandler(input.assets) : undefined;
   const serveStatic =
@@ -108,6 +123,8 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   admin.route('GET', '/connections', () => ({ status: 200, body: { connections: [...core.connections()].map((c) => c.info()) } }));
   admin.route('GET', '/plugs', () => ({ status: 200, body: { plugs: registry.list().map(plugInfo) } }));
   admin.route('GET', '/manifest', () => ({ status: 200, body: registry.manifest }));
+  registerGrantRoutes(admin, auth);
+  registerChannelRoutes(admin, channels, auth);
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '/';
@@ -264,6 +281,16 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
       return core.connectionCount;
     },
     manifest: () => core.manifest(),
+    publish: (channel, event, data, publishOptions) => core.publish(channel, event, data, publishOptions),
+    channels: () => core.channels(),
+    members: (channel) => core.members(channel),
+    grant: (identityId, grants, changeOptions) => core.grant(identityId, grants, changeOptions),
+    revoke: (identityId, grants, changeOptions) => core.revoke(identityId, grants, changeOptions),
+    setGrants: (identityId, grants, changeOptions) => core.setGrants(identityId, grants, changeOptions),
+    resetGrants: (identityId, changeOptions) => core.resetGrants(identityId, changeOptions),
+    grantsOf: (identityId) => core.grantsOf(identityId),
+    disableUser: (identityId, reason) => core.disableUser(identityId, reason),
+    enableUser: (identityId) => core.enableUser(identityId),
     log,
     listen,
     close(closeOptions?: { timeoutMs?: number }) {

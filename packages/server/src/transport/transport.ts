@@ -27,8 +27,11 @@ export interface TransportSocket {
   terminate(): void;
 }
 
-/** The answer to an upgrade request: accept (with what the server learned) or refuse with an HTTP status. */
-export type UpgradeDecision<A> = { ok: true; context: A } | { ok: false; status: number; message: string };
+/**
+ * The answer to an upgrade request: accept (with what the server learned) or refuse with an HTTP status;
+ * `code` (an ErrorCode such as `token_expired`) goes into the JSON body and the `X-Switchboard-Error` header.
+ */
+export type UpgradeDecision<A> = { ok: true; context: A } | { ok: false; status: number; message: string; code?: string };
 
 /** What the transport calls back into; `C` is the server's per-connection object. */
 export interface TransportHandlers<C, A> {

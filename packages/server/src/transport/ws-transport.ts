@@ -113,11 +113,13 @@ function onError(this: WebSocket, error: Error & { code?: string }): void {
     error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 1009 : error.code === 'WS_ERR_INVALID_UTF8' ? 1007 : 1002;
 }
 
-function refuse(duplex: Duplex, status: number, message: string): void {
+function refuse(duplex: Duplex, status: number, message: string, code?: string): void {
   if (duplex.destroyed) return;
-  const body = JSON.stringify({ error: message });
+  // With a code the body has the admin API's error shape, and the header lets clients read it without the body.
+  const body = JSON.stringify(code === undefined ? { error: message } : { error: { code, message } });
+  const header = code === undefined ? '' : `X-Switchboard-Error: ${code}\r\n`;
   duplex.end(
-    `HTTP/1.1 ${status} ${statusText(status)}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+    `HTTP/1.1 ${status} ${statusText(status)}\r\nConnection: close\r\nContent-Type: application/json\r\n${header}` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }
@@ -153,7 +155,7 @@ export function createWsTransport(): Transport {
         duplex.on('error', ignoreError);
         Promise.resolve(handlers.upgrade(request)).then(
           (decision) => {
-            if (!decision.ok) return refuse(duplex, decision.status, decision.message);
+            if (!decision.ok) return refuse(duplex, decision.status, decision.message, decision.code);
             if (duplex.destroyed) return;
             current.handleUpgrade(request, duplex, head, (ws) => {
               const socketWs = ws as WsWithSocket;
