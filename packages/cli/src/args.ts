@@ -41,38 +41,46 @@ export class CommandError extends Error {
 export interface ParsedArgs {
   values: Record<string, string | boolean | undefined>;
   positionals: string[];
+  /** What followed `--`, for commands that pass arguments on (empty otherwise). */
+  rest: string[];
 }
 
 // parseArgs's own messages suggest parseArgs syntax ("place it after '--'"); ours name the flag and the fix.
 function describeParseError(error: Error & { code?: string }, command: string): string {
-  const flag = /'(-[^' ]+)/.exec(error.message)?.[1];
-  switch (error.code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return `unknown flag ${flag ?? error.message} for "${command}"`;
-    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return /does not take an argument/.test(error.message)
-        ? `${flag} is a switch and takes no value (use ${flag} or --no-${flag?.replace(/^--/, '')})`
-        : `${flag} needs a value, as in ${flag} <value>`;
-    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL': {
-      const argument = /argument '([^']*)'/.exec(error.message)?.[1];
-      return `unexpected argument ${JSON.stringify(argument ?? '')} for "${command}"`;
-    }
-    default:
-      return error.message;
+  // parseArgs names a flag as '--port', '-p' or '-p, --port <value>': prefer the long form.
+  const flag = /(--[\w-]+)/.exec(error.message)?.[1] ?? /'(-[^' ,]+)/.exec(error.message)?.[1];
+  if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown flag ${flag ?? error.message} for "${command}"`;
+  if (error.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    return /does not take an argument/.test(error.message) ? `${flag} is a switch and takes no value` : `${flag} needs a value, as in ${flag} <value>`;
   }
+  if (error.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+    const argument = /argument '([^']*)'/.exec(error.message)?.[1];
+    return `unexpected argument ${JSON.stringify(argument ?? '')} for "${command}"`;
+  }
+  return error.message;
 }
 
 /**
  * Parses `args` strictly: unknown flags, missing values and extra positionals become a `UsageError`.
- * Boolean flags also accept `--no-<flag>`.
+ * With `passThrough`, everything after `--` is returned untouched as `rest`.
  *
  * @example
  * const { values } = parseCommandLine('dev', ['--port', '8080'], { port: { type: 'string' } }, 0);
  */
-export function parseCommandLine(command: string, args: string[], options: ParseArgsOptionsConfig, maxPositionals: number): ParsedArgs {
+export function parseCommandLine(
+  command: string,
+  args: string[],
+  options: ParseArgsOptionsConfig,
+  maxPositionals: number,
+  passThrough = false,
+): ParsedArgs {
+  const split = passThrough ? args.indexOf('--') : -1;
+  const own = split === -1 ? args : args.slice(0, split);
+  const rest = split === -1 ? [] : args.slice(split + 1);
   let parsed: ParsedArgs;
   try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: maxPositionals > 0, allowNegative: true }) as ParsedArgs;
+    const { values, positionals } = parseArgs({ args: own, options, strict: true, allowPositionals: maxPositionals > 0 });
+    parsed = { values: values as ParsedArgs['values'], positionals, rest };
   } catch (error) {
     throw new UsageError(describeParseError(error as Error & { code?: string }, command), command);
   }

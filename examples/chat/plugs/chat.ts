@@ -1,0 +1,60 @@
+// The chat plug: a message sent by one connection goes to every connection, and late joiners get the history.
+import { definePlug, z } from '@switchboard/server';
+
+/** How many messages `chat.history` can return; older ones are forgotten. */
+export const HISTORY_LIMIT = 100;
+
+/** A chat message as every client receives it (in `chat.message` pushes and in `chat.history`). */
+export const chatMessage = z.object({
+  /** Increases by one per message, so a page can drop what it has already shown after a reconnect. */
+  seq: z.number().int(),
+  name: z.string(),
+  text: z.string(),
+  /** ISO 8601 time the server accepted the message. */
+  at: z.string(),
+});
+export type ChatMessage = z.output<typeof chatMessage>;
+
+interface ChatState {
+  seq: number;
+  history: ChatMessage[];
+}
+
+// Plug state lives in ctx.state, which survives hot swaps of this file; module variables would not.
+function chatState(state: Map<string, unknown>): ChatState {
+  let chat = state.get('chat') as ChatState | undefined;
+  if (!chat) {
+    chat = { seq: 0, history: [] };
+    state.set('chat', chat);
+  }
+  return chat;
+}
+
+export default definePlug({
+  name: 'chat',
+  messages: {
+    'chat.send': {
+      description: 'Sends a message to everyone in the chat',
+      input: z.object({
+        name: z.string().trim().min(1).max(32),
+        text: z.string().trim().min(1).max(500),
+      }),
+      output: z.object({ seq: z.number().int() }),
+      handler(data, ctx) {
+        const chat = chatState(ctx.state);
+        const message: ChatMessage = { seq: ++chat.seq, name: data.name, text: data.text, at: new Date().toISOString() };
+        chat.history.push(message);
+        if (chat.history.length > HISTORY_LIMIT) chat.history.splice(0, chat.history.length - HISTORY_LIMIT);
+        // The sender gets its own message as a push too, so every page renders messages from one place.
+        ctx.server.broadcast('chat.message', message);
+        return { seq: message.seq };
+      },
+    },
+    'chat.history': {
+      description: 'The most recent messages, oldest first',
+      input: z.object({ limit: z.number().int().min(1).max(HISTORY_LIMIT).default(50) }),
+      output: z.object({ messages: z.array(chatMessage) }),
+      handler: (data, ctx) => ({ messages: chatState(ctx.state).history.slice(-data.limit) }),
+    },
+  },
+});

@@ -1,0 +1,147 @@
+// `switchboard dev` and `switchboard start`: serve a project's plugs, public folder and the browser SDK.
+import { existsSync } from 'node:fs';
+import type { ParseArgsOptionsConfig } from 'node:util';
+import type { ListenInfo, SwitchboardServer } from '@switchboard/server';
+import { CommandError } from '../args.ts';
+import type { Command, CommandContext } from '../command.ts';
+import type { ServeFlags, Settings } from '../config.ts';
+import { displayPath } from '../display.ts';
+
+/** The flags `dev`, `start` and the bare `switchboard` share. */
+export const SERVE_OPTIONS = {
+  port: { type: 'string', short: 'p' },
+  host: { type: 'string' },
+  plugs: { type: 'string' },
+  public: { type: 'string' },
+  'no-public': { type: 'boolean' },
+  watch: { type: 'boolean' },
+  'no-watch': { type: 'boolean' },
+  config: { type: 'string', short: 'c' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsOptionsConfig;
+
+const FLAGS_HELP = `Flags:
+  -p, --port <n>         Port to listen on; 0 picks a free one      env PORT                  default 3000
+      --host <host>      Interface to listen on                     env HOST                  default 127.0.0.1
+      --plugs <dir>      Folder of plug files                       env SWITCHBOARD_PLUGS     default ./plugs
+      --public <dir>     Folder served at /                         env SWITCHBOARD_PUBLIC    default ./public, if it exists
+      --no-public        Serve no static files                      env SWITCHBOARD_PUBLIC=false
+      --watch            Hot-swap plugs when their files change     env SWITCHBOARD_WATCH=1
+      --no-watch         Do not watch plug files                    env SWITCHBOARD_WATCH=0
+  -c, --config <file>    Config file                                env SWITCHBOARD_CONFIG    default ./switchboard.config.ts
+      --log-level <lvl>  fatal, error, warn, info, debug, trace or silent
+                                                                    env SWITCHBOARD_LOG_LEVEL default info
+  -h, --help             Show this help
+
+The admin API token is read from SWITCHBOARD_ADMIN_TOKEN or the config file's adminToken (never a flag,
+since flags show up in process lists).
+
+Precedence: flags, then environment variables, then switchboard.config.ts, then defaults. Paths from
+flags and variables are relative to the working folder; paths in the config file, to the config file.`;
+
+/** Where the server can be reached, for people: `localhost` instead of "every interface". */
+function browsableUrl(info: ListenInfo): string {
+  return info.host === '0.0.0.0' || info.host === '::' ? `http://localhost:${info.port}` : info.url;
+}
+
+function banner(mode: 'dev' | 'start', info: ListenInfo, settings: Settings, server: SwitchboardServer, ctx: CommandContext, sdkPath: string): string {
+  const url = browsableUrl(info);
+  const plugs = server.plugs();
+  const plugList =
+    plugs.length === 0
+      ? `none yet: add one with "${ctx.program} add plug <name>"`
+      : plugs.map((plug) => `${plug.name} (${plug.messages.join(', ')})`).join(', ');
+  const lines = [
+    `Switchboard ${mode === 'dev' ? 'dev server' : 'server'} listening on ${url}`,
+    settings.public === false ? `  page       none (no public folder)` : `  page       ${url}/  from ${displayPath(settings.public, ctx.cwd)}`,
+    `  WebSocket  ${info.wsUrl}`,
+    `  SDK        ${url}${sdkPath}`,
+    `  plugs      ${displayPath(settings.plugs, ctx.cwd)}: ${plugList}`,
+    `  hot swap   ${settings.watch ? 'on: saved plug files are swapped in without a restart' : 'off'}`,
+    `  admin      ${url}${server.options.adminPath}/manifest`,
+  ];
+  if (info.url !== url) lines.push(`  listening on every interface (${info.host})`);
+  lines.push('Press Ctrl+C to stop.');
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Starts serving with settings from flags, environment and config file; resolves once listening.
+ * SIGTERM and SIGINT shut the server down gracefully and end the process.
+ *
+ * @example
+ * await serve({ port: '0' }, ctx, 'dev');
+ */
+export async function serve(flags: ServeFlags, ctx: CommandContext, mode: 'dev' | 'start'): Promise<'running'> {
+  // Loaded here, not at the top, so that --help and argument errors answer without loading the server.
+  const [{ createServer }, { pino }, { CLIENT_BUNDLE_PATH, clientBundleAssets }, { resolveSettings }] = await Promise.all([
+    import('@switchboard/server'),
+    import('pino'),
+    import('../client-bundle.ts'),
+    import('../config.ts'),
+  ]);
+  const settings = await resolveSettings({ flags, env: ctx.env, cwd: ctx.cwd, watchByDefault: mode === 'dev' });
+  if (!existsSync(settings.plugs)) {
+    throw new CommandError(
+      `no plugs folder at ${displayPath(settings.plugs, ctx.cwd)}. Create a project with "${ctx.program} init", ` +
+        `or point --plugs, SWITCHBOARD_PLUGS or the config file's "plugs" at your plugs folder.`,
+    );
+  }
+  const log = pino({ name: 'switchboard', level: settings.logLevel });
+  const server = createServer({
+    ...settings.server,
+    host: settings.host,
+    port: settings.port,
+    plugs: settings.plugs,
+    public: settings.public,
+    watch: settings.watch,
+    logger: log,
+    assets: clientBundleAssets(log, { minify: mode === 'start' }),
+  });
+  const info = await server.listen();
+  server.handleSignals();
+  ctx.out(banner(mode, info, settings, server, ctx, CLIENT_BUNDLE_PATH));
+  log.info({ url: info.url, wsUrl: info.wsUrl, plugs: server.plugs().map((plug) => plug.name), watch: settings.watch }, 'listening');
+  return 'running';
+}
+
+/** `switchboard dev`. */
+export const devCommand: Command = {
+  name: 'dev',
+  summary: 'Serve the project; plugs hot-swap when you save them',
+  usage: 'dev [flags]',
+  help: `Serves the project in this folder: the plugs in ./plugs, the files in ./public, and the browser SDK at
+/switchboard.js. Saving a plug file swaps it in without a restart and pushes the new $manifest to every
+connection; a broken file is logged and the previous version keeps serving.
+
+${FLAGS_HELP}
+
+Examples:
+  switchboard dev
+  switchboard dev --port 0              # a free port; the URL is printed
+  PORT=8080 switchboard dev --log-level debug`,
+  options: SERVE_OPTIONS,
+  maxPositionals: 0,
+  run: (args, ctx) => serve(args.values as ServeFlags, ctx, 'dev'),
+};
+
+/** `switchboard start`. */
+export const startCommand: Command = {
+  name: 'start',
+  summary: 'Serve the project for production (no file watching unless --watch)',
+  usage: 'start [flags]',
+  help: `Serves the project like "dev" but for production: plug files are loaded once (pass --watch or set
+SWITCHBOARD_WATCH=1 to hot-swap them anyway) and the browser SDK is minified. SIGTERM or SIGINT shuts down
+gracefully: no new messages, running handlers finish, connections close with 1001.
+
+${FLAGS_HELP}
+
+Examples:
+  switchboard start
+  HOST=0.0.0.0 PORT=80 switchboard start
+  switchboard start --watch --config ./deploy/switchboard.config.ts`,
+  options: SERVE_OPTIONS,
+  maxPositionals: 0,
+  run: (args, ctx) => serve(args.values as ServeFlags, ctx, 'start'),
+};
