@@ -1,5 +1,5 @@
 // The client's public types: the API map that types requests, options, events and the payloads it surfaces.
-import type { AuthExpiring, AuthReply, ErrorPayload, GrantsChange, Member, Unsubscribed } from '@switchboard/protocol';
+import type { AuthExpiring, AuthReply, ErrorPayload, GrantsChange, Manifest, Member, Unsubscribed } from '@switchboard/protocol';
 import type { ReconnectOptions } from './backoff.ts';
 import type { RequestError } from './errors.ts';
 
@@ -106,33 +106,7 @@ export interface Welcome {
   grants?: string[];
 }
 
-/**
- * One message type in the manifest (the server's `ManifestEntry`).
- *
- * @example
- * const form = client.manifest?.messages.find((entry) => entry.type === 'chat.send')?.input;
- */
-export interface ManifestEntry {
-  type: string;
-  plug: string;
-  plugVersion: string;
-  description?: string;
-  /** JSON Schema (draft 2020-12) of the payload. */
-  input: Record<string, unknown>;
-  /** JSON Schema of the reply, when the message declares one. */
-  output?: Record<string, unknown>;
-}
-
-/**
- * What the server accepts now; `version` changes whenever any entry does.
- *
- * @example
- * client.events.on('manifest', (manifest) => renderActions(manifest.messages));
- */
-export interface Manifest {
-  version: string;
-  messages: ManifestEntry[];
-}
+export type { Manifest, ManifestEntry } from '@switchboard/protocol';
 
 /**
  * The `auth` event: authenticated (or refreshed), about to expire, or refused.

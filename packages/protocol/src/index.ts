@@ -4,3 +4,4 @@ export * from './codes.ts';
 export * from './codec.ts';
 export * from './channel.ts';
 export * from './access.ts';
+export * from './manifest.ts';

@@ -99,6 +99,8 @@ export class Core implements ConnectionOwner, ContextOwner, ServerApi, Transport
   /** Called when a connection opens (before onConnect hooks) and closes; subsystems keep their state here. */
   readonly openListeners: ((connection: Connection, context: UpgradeContext) => void)[] = [];
   readonly closeListeners: ((connection: Connection) => void)[] = [];
+  /** Called once a connection is ready (onConnect hooks done, `$welcome` sent). */
+  readonly readyListeners: ((connection: Connection) => void)[] = [];
   /** Extra fields for `$welcome` (identity, grants). */
   readonly welcomeFields: ((connection: Connection) => Record<string, unknown>)[] = [];
   /**
@@ -304,6 +306,7 @@ export class Core implements ConnectionOwner, ContextOwner, ServerApi, Transport
     };
     for (const fields of this.welcomeFields) Object.assign(welcome, fields(connection));
     this.sendTo(connection, { type: SystemType.welcome, data: welcome });
+    for (const listener of this.readyListeners) listener(connection);
     if (connectionChannel.hasSubscribers) connectionChannel.publish({ event: 'open', connection });
     this.events.emit('open', connection);
     const early = connection.early;

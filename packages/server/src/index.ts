@@ -10,6 +10,7 @@ export type { ServerEvents } from './core.ts';
 export { Connection } from './connection.ts';
 export type { ConnectionInfo } from './connection.ts';
 export { definePlug } from './plug/define.ts';
+export { PLUG_NAME_PATTERN } from './plug/validate.ts';
 export type {
   AppApi,
   HandlerContext,

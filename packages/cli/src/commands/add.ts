@@ -7,12 +7,10 @@ import type { Command } from '../command.ts';
 import { displayPath } from '../display.ts';
 import { renderTemplates, writeRendered } from '../templates.ts';
 
-/**
- * Plug names the server accepts: a letter, then letters, digits, `-` and `_`, 64 characters at most.
- * The same rule as the server's PLUG_NAME_PATTERN (packages/server/src/plug/validate.ts), which is not
- * part of its public API; test/add.test.ts checks that the server agrees.
- */
-export const PLUG_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+import { PLUG_NAME_PATTERN } from '@switchboard/server';
+
+// Plug names are the server's rule, so a scaffolded plug always loads.
+export { PLUG_NAME_PATTERN };
 
 /** `switchboard add`. */
 export const addCommand: Command = {

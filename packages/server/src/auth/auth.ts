@@ -124,7 +124,7 @@ export class Auth implements GrantApi {
     core.openListeners.push(this.onOpen);
     core.closeListeners.push(this.onClose);
     core.welcomeFields.push(this.welcome);
-    core.events.on('open', this.onReady);
+    core.readyListeners.push(this.onReady);
     core.admit = this.admit;
   }
 

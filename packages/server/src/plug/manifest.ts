@@ -1,25 +1,10 @@
 // The manifest: what the server accepts now, as JSON Schema, so front-ends can adapt to a swap.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import type { Manifest, ManifestEntry } from '@switchboard/protocol';
 import type { Schema } from './define.ts';
 
-/** One message type in the manifest. */
-export interface ManifestEntry {
-  type: string;
-  plug: string;
-  plugVersion: string;
-  description?: string;
-  /** JSON Schema (draft 2020-12) of the payload. */
-  input: Record<string, unknown>;
-  /** JSON Schema of the reply, when the message declares one. */
-  output?: Record<string, unknown>;
-}
-
-/** Every message type the server accepts; `version` changes whenever any entry does. */
-export interface Manifest {
-  version: string;
-  messages: ManifestEntry[];
-}
+export type { Manifest, ManifestEntry };
 
 /** A schema as JSON Schema; types JSON Schema cannot express (dates, transforms) become `{}`. */
 export function jsonSchemaOf(schema: Schema, io: 'input' | 'output'): Record<string, unknown> {
