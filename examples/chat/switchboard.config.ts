@@ -1,8 +1,11 @@
 // Settings for `npm start` (switchboard dev) in this example; flags and environment variables override them.
 import { defineConfig } from '@switchboard/cli';
+import { auth } from './auth.ts';
 
 export default defineConfig({
   port: 3000,
   plugs: './plugs',
   public: './public',
+  // Tokens come from the demo sign-in (plugs/demo.ts); grants by role are in auth.ts.
+  auth,
 });

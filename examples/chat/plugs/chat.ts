@@ -1,5 +1,6 @@
-// The chat plug: a message sent by one connection goes to every connection, and late joiners get the history.
+// The chat plug: a message sent by one signed-in user goes to every connection, and late joiners get the history.
 import { definePlug, z } from '@switchboard/server';
+import { ROLES, signedInUser } from '../auth.ts';
 
 /** How many messages `chat.history` can return; older ones are forgotten. */
 export const HISTORY_LIMIT = 100;
@@ -8,7 +9,12 @@ export const HISTORY_LIMIT = 100;
 export const chatMessage = z.object({
   /** Increases by one per message, so a page can drop what it has already shown after a reconnect. */
   seq: z.number().int(),
+  /** The sender's identity id: pages compare it with their own to mark their messages. */
+  from: z.string(),
+  /** The sender's name from their token, not from the request, so nobody can post as someone else. */
   name: z.string(),
+  /** Pages badge staff messages. */
+  role: z.enum(ROLES),
   text: z.string(),
   /** ISO 8601 time the server accepted the message. */
   at: z.string(),
@@ -34,15 +40,13 @@ export default definePlug({
   name: 'chat',
   messages: {
     'chat.send': {
-      description: 'Sends a message to everyone in the chat',
-      input: z.object({
-        name: z.string().trim().min(1).max(32),
-        text: z.string().trim().min(1).max(500),
-      }),
+      description: 'Sends a message to everyone in the chat, as the signed-in user',
+      input: z.object({ text: z.string().trim().min(1).max(500) }),
       output: z.object({ seq: z.number().int() }),
       handler(data, ctx) {
+        const user = signedInUser(ctx.connection);
         const chat = chatState(ctx.state);
-        const message: ChatMessage = { seq: ++chat.seq, name: data.name, text: data.text, at: new Date().toISOString() };
+        const message: ChatMessage = { seq: ++chat.seq, from: user.id, name: user.name, role: user.role, text: data.text, at: new Date().toISOString() };
         chat.history.push(message);
         if (chat.history.length > HISTORY_LIMIT) chat.history.splice(0, chat.history.length - HISTORY_LIMIT);
         // The sender gets its own message as a push too, so every page renders messages from one place.

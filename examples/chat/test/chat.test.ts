@@ -1,49 +1,59 @@
-// The chat plug on a real server through the client SDK: broadcast to every page, history, validation, hot swap.
+// The chat plug on a real server through the client SDK: broadcast as the signed-in user, history, validation, hot swap.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Client } from '@switchboard/client';
-import type { AppApi } from '@switchboard/server';
-import { startTestServer } from '@switchboard/server/testing';
 import chat, { HISTORY_LIMIT, type ChatMessage } from '../plugs/chat.ts';
+import { failsWith, nextValue, signIn, startExampleServer, type ChatApi } from './helpers.ts';
 
-type ChatApi = AppApi<typeof chat>;
-
-/** The next `chat.message` push `client` receives; fails after `timeoutMs` instead of hanging. */
-function nextMessage(client: Client<ChatApi>, timeoutMs = 2000): Promise<ChatMessage> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no chat.message within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const off = client.on<ChatMessage>('chat.message', (message) => {
-      clearTimeout(timer);
-      off();
-      resolve(message);
-    });
-  });
+/** The next `chat.message` push `client` receives. */
+function nextMessage(client: Client<ChatApi>): Promise<ChatMessage> {
+  return nextValue<ChatMessage>((callback) => client.on<ChatMessage>('chat.message', callback));
 }
 
-test('chat.send reaches every connection, the sender included', async () => {
-  await using server = await startTestServer({ plugs: [chat] });
-  using ada = connect<ChatApi>(server.wsUrl);
-  using bob = connect<ChatApi>(server.wsUrl);
-  await Promise.all([ada.ready, bob.ready]);
+test('chat.send reaches every connection, the sender included, under the name from the token', async () => {
+  await using server = await startExampleServer();
+  using ada = await signIn(server, ' Ada ', 'staff');
+  using bob = await signIn(server, 'Bob', 'customer');
+  using reader = connect<ChatApi>(server.wsUrl);
+  await reader.ready;
   const toAda = nextMessage(ada);
   const toBob = nextMessage(bob);
-  const reply = await ada.request('chat.send', { name: ' Ada ', text: 'hello, Bob' });
+  const toReader = nextMessage(reader);
+  const reply = await ada.request('chat.send', { text: 'hello, Bob' });
   assert.equal(reply.seq, 1);
-  const [seenByAda, seenByBob] = await Promise.all([toAda, toBob]);
+  const [seenByAda, seenByBob, seenByReader] = await Promise.all([toAda, toBob, toReader]);
   assert.deepEqual(seenByBob, seenByAda);
-  assert.equal(seenByBob.seq, 1);
-  assert.equal(seenByBob.name, 'Ada');
-  assert.equal(seenByBob.text, 'hello, Bob');
-  assert.ok(!Number.isNaN(Date.parse(seenByBob.at)));
+  assert.deepEqual(seenByReader, seenByAda);
+  const { at, ...rest } = seenByBob;
+  assert.deepEqual(rest, { seq: 1, from: 'ada', name: 'Ada', role: 'staff', text: 'hello, Bob' });
+  assert.ok(!Number.isNaN(Date.parse(at)));
+});
+
+test('a name in the payload cannot override who is sending', async () => {
+  await using server = await startExampleServer();
+  using bob = await signIn(server, 'Bob', 'customer');
+  const toBob = nextMessage(bob);
+  // Unknown keys are stripped by the schema: the name always comes from the identity.
+  await bob.request('chat.send', { text: 'I am Ada', name: 'Ada' } as { text: string });
+  const message = await toBob;
+  assert.equal(message.name, 'Bob');
+  assert.equal(message.from, 'bob');
+});
+
+test('anonymous connections may read the chat but not write to it', async () => {
+  await using server = await startExampleServer();
+  using ada = await signIn(server, 'Ada', 'customer');
+  await ada.request('chat.send', { text: 'hi' });
+  using anonymous = connect<ChatApi>(server.wsUrl);
+  const { messages } = await anonymous.request('chat.history', {});
+  assert.deepEqual(messages.map((message) => message.text), ['hi']);
+  await assert.rejects(anonymous.request('chat.send', { text: 'hello?' }), failsWith('forbidden', 'call:chat.send'));
 });
 
 test('chat.history returns the latest messages, oldest first, for pages that join late', async () => {
-  await using server = await startTestServer({ plugs: [chat] });
-  using ada = connect<ChatApi>(server.wsUrl);
-  for (let n = 1; n <= 3; n++) await ada.request('chat.send', { name: 'Ada', text: `message ${n}` });
+  await using server = await startExampleServer();
+  using ada = await signIn(server, 'Ada', 'customer');
+  for (let n = 1; n <= 3; n++) await ada.request('chat.send', { text: `message ${n}` });
   using late = connect<ChatApi>(server.wsUrl);
   const { messages } = await late.request('chat.history', {});
   assert.deepEqual(messages.map((message) => [message.seq, message.text]), [
@@ -56,35 +66,37 @@ test('chat.history returns the latest messages, oldest first, for pages that joi
 });
 
 test('history keeps the newest HISTORY_LIMIT messages', async () => {
-  await using server = await startTestServer({ plugs: [chat] });
-  using ada = connect<ChatApi>(server.wsUrl);
+  await using server = await startExampleServer();
+  using ada = await signIn(server, 'Ada', 'customer');
   // One at a time: a burst of requests would meet the connection's in-flight limit, which is not under test.
-  for (let n = 1; n <= HISTORY_LIMIT + 5; n++) await ada.request('chat.send', { name: 'Ada', text: `m${n}` });
+  for (let n = 1; n <= HISTORY_LIMIT + 5; n++) await ada.request('chat.send', { text: `m${n}` });
   const { messages } = await ada.request('chat.history', { limit: HISTORY_LIMIT });
   assert.equal(messages.length, HISTORY_LIMIT);
   assert.equal(messages[0]?.seq, 6);
   assert.equal(messages.at(-1)?.seq, HISTORY_LIMIT + 5);
 });
 
-test('empty or oversized fields are refused with invalid_payload naming each field', async () => {
-  await using server = await startTestServer({ plugs: [chat] });
-  using ada = connect<ChatApi>(server.wsUrl);
-  await assert.rejects(ada.request('chat.send', { name: '  ', text: 'x'.repeat(501) }), (error: { code: string; issues?: { path: unknown[] }[] }) => {
-    assert.equal(error.code, 'invalid_payload');
-    assert.deepEqual(error.issues?.map((issue) => issue.path), [['name'], ['text']]);
-    return true;
-  });
+test('empty or oversized text is refused with invalid_payload naming the field', async () => {
+  await using server = await startExampleServer();
+  using ada = await signIn(server, 'Ada', 'customer');
+  for (const text of ['   ', 'x'.repeat(501)]) {
+    await assert.rejects(ada.request('chat.send', { text }), (error: { code: string; issues?: { path: unknown[] }[] }) => {
+      assert.equal(error.code, 'invalid_payload');
+      assert.deepEqual(error.issues?.map((issue) => issue.path), [['text']]);
+      return true;
+    });
+  }
   const { messages } = await ada.request('chat.history', {});
   assert.deepEqual(messages, []);
 });
 
 test('history and seq survive a hot swap of the plug', async () => {
-  await using server = await startTestServer({ plugs: [chat] });
-  using ada = connect<ChatApi>(server.wsUrl);
-  await ada.request('chat.send', { name: 'Ada', text: 'before the swap' });
+  await using server = await startExampleServer();
+  using ada = await signIn(server, 'Ada', 'customer');
+  await ada.request('chat.send', { text: 'before the swap' });
   // Installing the plug again is what the dev server does when chat.ts is saved.
   await server.server.loadPlug({ ...chat, version: 'edited' });
   const { messages } = await ada.request('chat.history', {});
   assert.deepEqual(messages.map((message) => message.text), ['before the swap']);
-  assert.equal((await ada.request('chat.send', { name: 'Ada', text: 'after' })).seq, 2);
+  assert.equal((await ada.request('chat.send', { text: 'after' })).seq, 2);
 });

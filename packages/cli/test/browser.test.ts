@@ -1,11 +1,11 @@
-// Real Chromium against pages the CLI serves: the example chat and an init'd project, SDK from /switchboard.js.
+// Real Chromium against pages the CLI serves: the example app (chat, presence, private room) and an init'd project.
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { connect } from '@switchboard/client';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { connect, type Client } from '@switchboard/client';
 import { runCli, startCli, tempDir } from './helpers.ts';
 
 /** Debian's chromium package; CI installs it with `apt-get install -y chromium`. */
@@ -50,17 +50,14 @@ function browserOrSkip(t: TestContext): Browser | undefined {
   return browser;
 }
 
-/** Opens the chat in a fresh browser context (its own localStorage) and waits until it is connected. */
-async function openChat(browser: Browser, url: string, name: string, problems: string[]): Promise<Page> {
-  const page = await openPage(browser, url, name, problems);
-  await page.locator('#status[data-state="open"]').waitFor({ timeout: 10_000 });
-  await page.fill('#name', name);
-  return page;
-}
-
 /** Opens `url` in a fresh browser context (its own localStorage), recording page errors in `problems`. */
 async function openPage(browser: Browser, url: string, label: string, problems: string[]): Promise<Page> {
   const context = await browser.newContext();
+  return openTab(context, url, label, problems);
+}
+
+/** Opens `url` in another tab of `context` (sharing its localStorage), recording page errors in `problems`. */
+async function openTab(context: BrowserContext, url: string, label: string, problems: string[]): Promise<Page> {
   const page = await context.newPage();
   page.on('pageerror', (error) => problems.push(`${label}: page error: ${error.message}`));
   page.on('console', (message) => {
@@ -70,24 +67,56 @@ async function openPage(browser: Browser, url: string, label: string, problems: 
   return page;
 }
 
+/** Opens the chat in a fresh browser context and signs in with the page's (demo) sign-in form. */
+async function openChat(browser: Browser, url: string, name: string, role: 'customer' | 'staff', problems: string[]): Promise<Page> {
+  const page = await openPage(browser, url, name, problems);
+  await page.fill('#name', name);
+  await page.selectOption('#role', role);
+  // Enabled once the page is connected.
+  await page.click('#signin-button', { timeout: 10_000 });
+  await page.locator('#me:not([hidden]) #me-name', { hasText: name }).waitFor({ timeout: 10_000 });
+  return page;
+}
+
+/** A Node client signed in the way the page does it: a token from the demo sign-in, then `authenticate`. */
+async function signedInClient(wsUrl: string, name: string, role: 'customer' | 'staff'): Promise<Client> {
+  const client = connect(wsUrl);
+  try {
+    const { token } = (await client.request('demo.signIn', { name, role })) as { token: string };
+    await client.authenticate(token);
+    return client;
+  } catch (error) {
+    client.close();
+    throw error;
+  }
+}
+
+/** The first value `subscribe` hands its callback, or a rejection after `timeoutMs`. */
+function nextValue<T>(what: string, subscribe: (callback: (value: T) => void) => () => void, timeoutMs = 10_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`no ${what} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const off = subscribe((value) => {
+      clearTimeout(timer);
+      off();
+      resolve(value);
+    });
+  });
+}
+
 test('chat in the browser: a message typed on one page reaches another page and a Node client, and back', async (t) => {
   const browser = browserOrSkip(t);
   if (!browser) return;
   await using cli = await startCli(['dev', '--port', '0'], { cwd: CHAT_EXAMPLE });
   const problems: string[] = [];
   {
-    using node = connect(cli.wsUrl);
-    await node.ready;
-    const ada = await openChat(browser, `${cli.url}/`, 'Ada', problems);
-    const bob = await openChat(browser, `${cli.url}/`, 'Bob', problems);
+    using node = await signedInClient(cli.wsUrl, 'Node', 'customer');
+    const ada = await openChat(browser, `${cli.url}/`, 'Ada', 'customer', problems);
+    const bob = await openChat(browser, `${cli.url}/`, 'Bob', 'customer', problems);
 
-    const seenByNode = new Promise<ChatMessage>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('the Node client got no chat.message within 10 s')), 10_000);
-      node.on<ChatMessage>('chat.message', (message) => {
-        clearTimeout(timer);
-        resolve(message);
-      });
-    });
+    const seenByNode = nextValue<ChatMessage>('chat.message on the Node client', (callback) => node.on<ChatMessage>('chat.message', callback));
     await ada.fill('#text', 'hello from the browser');
     await ada.press('#text', 'Enter');
 
@@ -100,20 +129,87 @@ test('chat in the browser: a message typed on one page reaches another page and 
     assert.equal(await ada.inputValue('#text'), '', 'the composer clears after sending');
 
     // And the other way: a Node client's message shows up on both pages.
-    await node.request('chat.send', { name: 'Node', text: 'hello from Node' });
+    await node.request('chat.send', { text: 'hello from Node' });
     for (const page of [ada, bob]) await page.locator('#messages .message', { hasText: 'hello from Node' }).waitFor({ timeout: 10_000 });
 
-    // A page opened later gets the history, in order.
-    const late = await openChat(browser, `${cli.url}/`, 'Late', problems);
+    // A page opened later gets the history, in order, before anyone signs in on it.
+    const late = await openPage(browser, `${cli.url}/`, 'Late', problems);
     await late.locator('#messages .message', { hasText: 'hello from Node' }).waitFor({ timeout: 10_000 });
     assert.deepEqual(await late.locator('#messages .message .text').allTextContents(), ['hello from the browser', 'hello from Node']);
+    assert.equal(await late.isDisabled('#send'), true, 'writing needs a sign-in');
 
     // Invalid input comes back as a RequestError with issues, shown beside the composer.
-    await bob.fill('#name', ' ');
-    await bob.fill('#text', 'nameless');
+    await bob.fill('#text', '   ');
     await bob.press('#text', 'Enter');
-    await bob.locator('#error', { hasText: 'Please check: name' }).waitFor({ timeout: 10_000 });
+    await bob.locator('#error', { hasText: 'Please check: text' }).waitFor({ timeout: 10_000 });
 
+    assert.deepEqual(problems, []);
+  }
+});
+
+test('presence and a private channel in the browser: who is online, a staff-only room, access changed live', async (t) => {
+  const browser = browserOrSkip(t);
+  if (!browser) return;
+  await using cli = await startCli(['dev', '--port', '0'], { cwd: CHAT_EXAMPLE });
+  const problems: string[] = [];
+  {
+    const url = `${cli.url}/`;
+    const ada = await openChat(browser, url, 'Ada', 'staff', problems);
+    const bob = await openChat(browser, url, 'Bob', 'customer', problems);
+
+    // Both pages list both users, with Ada marked as staff.
+    for (const page of [ada, bob]) {
+      for (const id of ['ada', 'bob']) await page.locator(`#lobby li[data-id="${id}"]`).waitFor({ timeout: 10_000 });
+      assert.deepEqual(await page.locator('#lobby li .name').allTextContents(), ['Ada', 'Bob']);
+      assert.equal(await page.locator('#lobby li[data-id="ada"] .badge').textContent(), 'staff');
+    }
+
+    // The staff member is in the ops room; the customer sees the server's refusal instead.
+    await ada.locator('#ops[data-state="open"] #ops-room').waitFor({ timeout: 10_000 });
+    await bob.locator('#ops[data-state="forbidden"]').waitFor({ timeout: 10_000 });
+    assert.match((await bob.textContent('#ops-locked')) ?? '', /forbidden .*subscribe:private-ops/);
+    assert.equal(await bob.isVisible('#ops-room'), false);
+
+    // A second tab of Ada's (same browser profile: it signs in again by itself) is still one member.
+    const adaSecondTab = await openTab(ada.context(), url, 'Ada, second tab', problems);
+    await adaSecondTab.locator('#me:not([hidden]) #me-name', { hasText: 'Ada' }).waitFor({ timeout: 10_000 });
+    await adaSecondTab.locator('#lobby li[data-id="bob"]').waitFor({ timeout: 10_000 });
+    assert.equal(await adaSecondTab.locator('#lobby li').count(), 2);
+    assert.equal(await bob.locator('#lobby li').count(), 2);
+    await adaSecondTab.close();
+
+    using grace = await signedInClient(cli.wsUrl, 'Grace', 'staff');
+    const graceOps = grace.subscribe('private-ops');
+    await graceOps.ready;
+
+    // Operational events flow both ways between staff in the page and a staff Node client.
+    await grace.publish('private-ops', 'note', { text: 'deploy at five' });
+    await ada.locator('#ops-feed li', { hasText: 'grace: deploy at five' }).waitFor({ timeout: 10_000 });
+    const fromAda = nextValue<{ data: unknown; from: string | undefined }>('ops note from the page', (callback) =>
+      graceOps.on('message', (data, { from }) => callback({ data, from })),
+    );
+    await ada.fill('#ops-text', 'on it');
+    await ada.press('#ops-text', 'Enter');
+    assert.deepEqual(await fromAda, { data: { text: 'on it' }, from: 'ada' });
+    await ada.locator('#ops-feed li', { hasText: 'Ada: on it' }).waitFor({ timeout: 10_000 });
+
+    // Ada gives Bob ops access from her page: his page opens the room without a reload.
+    await ada.selectOption('#ops-member', 'bob');
+    await ada.click('#ops-access button[value="grant"]');
+    await bob.locator('#ops[data-state="open"] #ops-room').waitFor({ timeout: 10_000 });
+    await bob.locator('#notice', { hasText: 'ops access granted by Ada' }).waitFor({ timeout: 10_000 });
+    await ada.locator('#ops-feed li.access', { hasText: 'Ada granted ops access to Bob' }).waitFor({ timeout: 10_000 });
+
+    // Grace revokes Ada's staff rights: the room disappears from Ada's page at once, and she is told why.
+    await grace.request('ops.revoke', { userId: 'ada' });
+    await ada.locator('#ops[data-state="grant_revoked"]').waitFor({ timeout: 10_000 });
+    assert.equal(await ada.isVisible('#ops-room'), false);
+    assert.equal(await ada.locator('#ops-feed li').count(), 0, 'what was said in the room is cleared');
+    await ada.locator('#notice', { hasText: 'ops access revoked by Grace' }).waitFor({ timeout: 10_000 });
+    await bob.locator('#ops-feed li.access', { hasText: 'Grace revoked ops access from Ada' }).waitFor({ timeout: 10_000 });
+
+    // Ada's first tab is still open, so closing the second one did not make her leave.
+    assert.deepEqual(await bob.locator('#lobby li .name').allTextContents(), ['Ada', 'Bob']);
     assert.deepEqual(problems, []);
   }
 });

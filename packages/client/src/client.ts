@@ -186,17 +186,18 @@ export class Client<Api extends ApiShape = ApiShape> {
   }
 
   /**
-   * Sends `$auth` now and resolves with the identity. A token given here is also the one used after
-   * reconnects; without one, the configured token (or token function) is used.
+   * Sends `$auth` now and resolves with the identity. A token given here, once the server accepts it,
+   * is also the one used after reconnects; without one, the configured token (or token function) is used.
    *
    * @example
    * const { identity, grants } = await client.authenticate(await fetchToken());
    */
   async authenticate(token?: string): Promise<AuthReply> {
-    if (token !== undefined) this.token = token;
     try {
       const value = token ?? (await this.fetchToken());
       const result = (await this.call(SystemType.auth, { token: value }, this.timeoutMs, false)) as AuthReply;
+      // Kept for reconnects only once the server accepted it: a refused token must not be replayed.
+      if (token !== undefined) this.token = token;
       this.emitAuth({ kind: 'authenticated', ...result });
       return result;
     } catch (error) {

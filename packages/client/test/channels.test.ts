@@ -92,6 +92,12 @@ test('authenticate() sends $auth now and resolves with identity, grants and expi
   assert.deepEqual(await client.request('whoami.get', {}), { id: 'bob' });
 
   await assert.rejects(client.authenticate('not-a-jwt'), { code: ErrorCode.tokenMalformed });
+  // The refused token is not kept: after a reconnect the client signs in again with the accepted one.
+  const reopened = nextEvent(client.events, 'auth', (event) => event.kind === 'authenticated');
+  t.dropConnections();
+  await reopened;
+  assert.deepEqual(await client.request('whoami.get', {}), { id: 'bob' });
+  assert.equal(client.state, 'open');
 });
 
 test('a token the server refuses rejects ready and closes the client for good', async () => {
