@@ -24,7 +24,7 @@ import { Connection, type ConnectionOwner } from './connection.ts';
 import { Context, type ContextOwner } from './context.ts';
 import { MessageError } from './errors.ts';
 import { Metrics } from './metrics.ts';
-import type { Hooks, InboundMessage, Rejection } from './plug/define.ts';
+import type { HandleOutcome, Hooks, InboundMessage, Rejection } from './plug/define.ts';
 import type { Manifest } from './plug/manifest.ts';
 import { PlugRegistry, type HookEntry, type Route } from './plug/registry.ts';
 import { RateVerdict, takeToken } from './rate-limit.ts';
@@ -437,64 +437,129 @@ export class Core implements ConnectionOwner, ContextOwner, ServerApi, Transport
         issues: toIssues(input.error.issues),
       });
     }
-    void this.run(route, connection, id, input.data);
+    this.run(route, connection, id, input.data);
   }
 
-  private async run(route: Route, connection: Connection, id: RequestId | undefined, data: unknown): Promise<void> {
+  /**
+   * Runs beforeHandle hooks, the handler and afterHandle hooks. Synchronous as long as each step returns a
+   * plain value: a promise is only created (and awaited) where a hook or handler returns one, so a burst of
+   * synchronous messages never piles up as in flight and costs no promise per message.
+   */
+  private run(route: Route, connection: Connection, id: RequestId | undefined, data: unknown): void {
     connection.inFlight++;
     this.inFlight++;
-    try {
-      let message: InboundMessage | undefined;
-      if (route.beforeHandle.length > 0) {
-        message = { type: route.type, id, data, connection, plug: route.plug.name };
-        for (const hook of route.beforeHandle) {
-          let verdict: unknown;
-          try {
-            verdict = await hook.fn(message);
-          } catch (error) {
-            this.log.error({ err: error, hook: 'beforeHandle', owner: hook.owner, type: route.type }, 'hook threw; message refused');
-            verdict = { reject: 'the message was refused' };
-          }
-          if (verdict === false || isRejection(verdict)) {
-            const reason = isRejection(verdict) ? verdict.reject : 'the message was refused';
-            return this.sendError(connection, route.type, id, ErrorCode.rejected, reason);
-          }
-        }
-      }
-      const context = new Context(this, connection, route, id);
-      const started = performance.now();
-      let ok = true;
-      let result: unknown;
+    const message: InboundMessage | undefined =
+      route.beforeHandle.length > 0 || route.afterHandle.length > 0
+        ? { type: route.type, id, data, connection, plug: route.plug.name }
+        : undefined;
+    this.before(route, connection, id, data, message, 0);
+  }
+
+  private before(route: Route, connection: Connection, id: RequestId | undefined, data: unknown, message: InboundMessage | undefined, from: number): void {
+    const hooks = route.beforeHandle;
+    for (let i = from; i < hooks.length; i++) {
+      const hook = hooks[i]!;
+      let verdict: unknown;
       try {
-        result = route.definition.handler(data, context);
-        if (isThenable(result)) result = await result;
+        verdict = hook.fn(message!);
       } catch (error) {
-        ok = false;
-        result = error;
+        verdict = this.hookFailed(hook.owner, route.type, error);
       }
-      const durationMs = performance.now() - started;
-      this.metrics.handler(route.type, durationMs, ok);
-      if (!ok) this.failRequest(connection, route.type, id, result, route);
-      else if (!context.replied && id !== undefined) {
-        context.replied = true;
-        this.replyTo(connection, route, id, result);
+      if (isThenable(verdict)) {
+        Promise.resolve(verdict).then(
+          (settled) => {
+            if (!this.refused(route, connection, id, settled)) this.before(route, connection, id, data, message, i + 1);
+          },
+          (error: unknown) => this.refused(route, connection, id, this.hookFailed(hook.owner, route.type, error)),
+        );
+        return;
       }
-      if (route.afterHandle.length > 0) {
-        message ??= { type: route.type, id, data, connection, plug: route.plug.name };
-        const outcome = ok ? { ok, result, durationMs } : { ok, error: result, durationMs };
-        for (const hook of route.afterHandle) {
-          try {
-            await hook.fn(message, outcome);
-          } catch (error) {
+      if (this.refused(route, connection, id, verdict)) return;
+    }
+    this.invoke(route, connection, id, data, message);
+  }
+
+  private hookFailed(owner: string, type: string, error: unknown): Rejection {
+    this.log.error({ err: error, hook: 'beforeHandle', owner, type }, 'hook threw; message refused');
+    return { reject: 'the message was refused' };
+  }
+
+  /** Sends `rejected` and ends the message when a beforeHandle verdict refuses it. */
+  private refused(route: Route, connection: Connection, id: RequestId | undefined, verdict: unknown): boolean {
+    if (verdict !== false && !isRejection(verdict)) return false;
+    const reason = isRejection(verdict) ? verdict.reject : 'the message was refused';
+    this.sendError(connection, route.type, id, ErrorCode.rejected, reason);
+    this.done(connection);
+    return true;
+  }
+
+  private invoke(route: Route, connection: Connection, id: RequestId | undefined, data: unknown, message: InboundMessage | undefined): void {
+    const context = new Context(this, connection, route, id);
+    const started = performance.now();
+    let result: unknown;
+    try {
+      result = route.definition.handler(data, context);
+    } catch (error) {
+      return this.complete(route, connection, context, message, started, false, error);
+    }
+    if (isThenable(result)) {
+      Promise.resolve(result).then(
+        (value) => this.complete(route, connection, context, message, started, true, value),
+        (error: unknown) => this.complete(route, connection, context, message, started, false, error),
+      );
+      return;
+    }
+    this.complete(route, connection, context, message, started, true, result);
+  }
+
+  private complete(
+    route: Route,
+    connection: Connection,
+    context: Context,
+    message: InboundMessage | undefined,
+    started: number,
+    ok: boolean,
+    result: unknown,
+  ): void {
+    const durationMs = performance.now() - started;
+    this.metrics.handler(route.type, durationMs, ok);
+    const id = context.id;
+    if (!ok) this.failRequest(connection, route.type, id, result, route);
+    else if (!context.replied && id !== undefined) {
+      context.replied = true;
+      this.replyTo(connection, route, id, result);
+    }
+    if (route.afterHandle.length === 0) return this.done(connection);
+    const outcome = ok ? { ok, result, durationMs } : { ok, error: result, durationMs };
+    this.after(route, connection, message!, outcome, 0);
+  }
+
+  private after(route: Route, connection: Connection, message: InboundMessage, outcome: HandleOutcome, from: number): void {
+    const hooks = route.afterHandle;
+    for (let i = from; i < hooks.length; i++) {
+      const hook = hooks[i]!;
+      try {
+        const done = hook.fn(message, outcome);
+        if (isThenable(done)) {
+          const next = () => this.after(route, connection, message, outcome, i + 1);
+          Promise.resolve(done).then(next, (error: unknown) => {
             this.log.error({ err: error, hook: 'afterHandle', owner: hook.owner, type: route.type }, 'hook threw');
-          }
+            next();
+          });
+          return;
         }
+      } catch (error) {
+        this.log.error({ err: error, hook: 'afterHandle', owner: hook.owner, type: route.type }, 'hook threw');
       }
-    } finally {
-      connection.inFlight--;
-      if (--this.inFlight === 0 && this.drainWaiters.length > 0) {
-        for (const resolve of this.drainWaiters.splice(0)) resolve();
-      }
+    }
+    this.done(connection);
+  }
+
+  /** A message finished: it no longer counts as in flight. */
+  private done(connection: Connection): void {
+    connection.inFlight--;
+    if (--this.inFlight === 0 && this.drainWaiters.length > 0) {
+      for (const resolve of this.drainWaiters.splice(0)) resolve();
     }
   }
 
@@ -566,7 +631,17 @@ export class Core implements ConnectionOwner, ContextOwner, ServerApi, Transport
     if (connection.closed) return false;
     const out = before.length > 0 ? this.runBeforeSend(before, envelope, connection) : envelope;
     if (!out) return false;
-    const frame = this.transport.prepare(connection.codec.encode(out), connection.codec.binary);
+    let encoded: string | Uint8Array;
+    try {
+      encoded = connection.codec.encode(out);
+    } catch (error) {
+      // Data the codec cannot represent (a cycle, a BigInt): the client gets handler_error, never a crash.
+      this.log.error({ err: error, type: out.type, conn: connection.id }, 'message could not be encoded; not sent');
+      if (out.id === undefined || out.error !== undefined) return false;
+      const message = `the reply to "${out.type}" could not be encoded; the server log has details`;
+      encoded = connection.codec.encode({ type: out.type, id: out.id, error: { code: ErrorCode.handlerError, message } });
+    }
+    const frame = this.transport.prepare(encoded, connection.codec.binary);
     if (!this.write(connection, frame)) return false;
     this.metrics.outbound(out.type, frame.payloadLength);
     if (after.length > 0) this.runAfterSend(after, out, connection);

@@ -116,3 +116,22 @@ test('beforeSend transforms or drops; broadcasts run it once, with no connection
   assert.equal(author.received.filter((e) => e.type === 'news.item').length, 0);
   assert.equal(reader1.received.filter((e) => e.type === 'news.item').length, 0);
 });
+
+test('synchronous hooks do not hold a burst of fire-and-forget messages in flight', async () => {
+  let handled = 0;
+  const counter = definePlug({
+    name: 'counter',
+    hooks: { beforeHandle: () => undefined, afterHandle: () => undefined },
+    messages: { 'counter.hit': { input: z.object({}), handler: () => void handled++ } },
+  });
+  await using t = await startTestServer({ plugs: [counter], limits: { maxInFlight: 4, rateLimit: { messagesPerSecond: 0 } } });
+  await using client = await RawClient.connect(t.wsUrl);
+  // One write of 200 frames: the server decodes them all from the same read.
+  const socket = (client.ws as unknown as { _socket: import('node:net').Socket })._socket;
+  socket.cork();
+  for (let i = 0; i < 200; i++) client.ws.send(JSON.stringify({ type: 'counter.hit', data: {} }));
+  socket.uncork();
+  assert.deepEqual((await client.request('$ping')).data, {});
+  assert.equal(handled, 200);
+  assert.deepEqual(client.received.filter((e) => e.type === '$error'), []);
+});

@@ -45,6 +45,21 @@ const math = definePlug({
       // @ts-expect-error -- deliberately breaks its output schema
       handler: () => ({ n: 'not a number' }),
     },
+    'math.cyclic': {
+      input: z.object({}),
+      handler() {
+        const reply: Record<string, unknown> = { big: 1n };
+        return reply;
+      },
+    },
+    'math.cyclicAsync': {
+      input: z.object({}),
+      async handler() {
+        const reply: Record<string, unknown> = {};
+        reply.self = reply;
+        return reply;
+      },
+    },
     'math.push': {
       input: z.object({ text: z.string() }),
       handler(data, ctx) {
@@ -106,6 +121,10 @@ test('each bad input gets its own code and the connection stays open', async () 
 
   const badReply = await client.request('math.badReply', {});
   assert.equal(badReply.error?.code, ErrorCode.handlerError);
+
+  // A reply JSON cannot represent becomes handler_error, sync or async, and the server carries on.
+  assert.equal((await client.request('math.cyclic', {})).error?.code, ErrorCode.handlerError);
+  assert.equal((await client.request('math.cyclicAsync', {})).error?.code, ErrorCode.handlerError);
 
   const unknownSystem = await client.request('$nothing', {});
   assert.equal(unknownSystem.error?.code, ErrorCode.unknownType);

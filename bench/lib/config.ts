@@ -1,0 +1,82 @@
+// Command-line options of `npm run bench` and the sizes and durations of each scenario, default and --quick.
+import { parseArgs } from 'node:util';
+
+/** Scenario names accepted by --only (comma-separated). `fanout` selects both fan-out parts. */
+export const SCENARIOS = ['requests', 'fanout-rate', 'fanout-latency', 'memory', 'channels'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+const ALIASES: Record<string, ScenarioName[]> = {
+  fanout: ['fanout-rate', 'fanout-latency'],
+  'request-reply': ['requests'],
+  reqreply: ['requests'],
+};
+
+/** Everything a run needs to know. */
+export interface BenchConfig {
+  quick: boolean;
+  only: ScenarioName[];
+  /** Write V8 CPU profiles of the server children to .tmp/bench-profiles/. */
+  profile: boolean;
+  /** Processes the subscribers of the fan-out, memory and channel scenarios are spread over. */
+  generators: number;
+  requests: { clients: number; warmupMs: number; durationMs: number };
+  fanoutRate: { subscribers: number; startRate: number; maxSteps: number; refineSteps: number; stepMs: number; drainMs: number; maxP99Ms: number };
+  fanoutLatency: { subscribers: number; rate: number; warmupMs: number; durationMs: number; drainMs: number; maxP99Ms: number };
+  memory: { connections: number };
+  channels: { subscribers: number; channels: number; rate: number; warmupMs: number; durationMs: number; drainMs: number };
+}
+
+export const USAGE = `Usage: npm run bench -- [--quick] [--only <names>] [--profile] [--generators <n>]
+
+  --quick           shorter durations and smaller counts (about a minute)
+  --only <names>    comma-separated: ${SCENARIOS.join(', ')} (fanout = both fan-out parts)
+  --profile         write CPU profiles of the server processes to .tmp/bench-profiles/
+  --generators <n>  load-generator processes for the subscribers (default 2)
+`;
+
+/** Parses argv; throws with the usage text on a bad option. */
+export function parseConfig(argv: string[]): BenchConfig | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        quick: { type: 'boolean', default: false },
+        only: { type: 'string' },
+        profile: { type: 'boolean', default: false },
+        generators: { type: 'string', default: '2' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n\n${USAGE}`, { cause: error });
+  }
+  if (values.help) return 'help';
+  const only = new Set<ScenarioName>();
+  for (const name of (values.only ?? SCENARIOS.join(',')).split(',').map((s) => s.trim()).filter(Boolean)) {
+    const expanded = ALIASES[name] ?? ((SCENARIOS as readonly string[]).includes(name) ? [name as ScenarioName] : undefined);
+    if (!expanded) throw new Error(`unknown scenario "${name}"\n\n${USAGE}`);
+    for (const scenario of expanded) only.add(scenario);
+  }
+  const generators = Number(values.generators);
+  if (!Number.isInteger(generators) || generators < 1 || generators > 8) throw new Error(`--generators must be 1 to 8\n\n${USAGE}`);
+  const quick = values.quick;
+  return {
+    quick,
+    only: SCENARIOS.filter((name) => only.has(name)),
+    profile: values.profile,
+    generators,
+    requests: quick ? { clients: 50, warmupMs: 500, durationMs: 2_000 } : { clients: 50, warmupMs: 1_000, durationMs: 5_000 },
+    fanoutRate: quick
+      ? { subscribers: 500, startRate: 200, maxSteps: 6, refineSteps: 1, stepMs: 1_000, drainMs: 2_000, maxP99Ms: 200 }
+      : { subscribers: 1_000, startRate: 100, maxSteps: 9, refineSteps: 2, stepMs: 2_000, drainMs: 3_000, maxP99Ms: 200 },
+    fanoutLatency: quick
+      ? { subscribers: 1_000, rate: 100, warmupMs: 500, durationMs: 2_000, drainMs: 3_000, maxP99Ms: 200 }
+      : { subscribers: 5_000, rate: 100, warmupMs: 1_000, durationMs: 5_000, drainMs: 5_000, maxP99Ms: 200 },
+    memory: { connections: quick ? 2_000 : 10_000 },
+    channels: quick
+      ? { subscribers: 1_000, channels: 100, rate: 100, warmupMs: 500, durationMs: 2_000, drainMs: 3_000 }
+      : { subscribers: 5_000, channels: 100, rate: 100, warmupMs: 1_000, durationMs: 5_000, drainMs: 5_000 },
+  };
+}

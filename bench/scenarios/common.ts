@@ -1,0 +1,300 @@
+// What the scenarios share: result rows, starting server and generator children, and the fan-out rig.
+import { mkdirSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BenchConfig } from '../lib/config.ts';
+import { Histogram, type HistogramData } from '../lib/histogram.ts';
+import { Child } from '../lib/ipc.ts';
+import { CpuWindow, processCpuUs, type CpuUse } from '../lib/machine.ts';
+import type { Usage } from '../servers/control.ts';
+
+/** Which server a measurement is of. */
+export type ServerKind = 'switchboard' | 'raw-ws';
+
+/** One line of the result table. */
+export interface Row {
+  scenario: string;
+  figure: string;
+  unit: 'msg/s' | 'ms' | 'KiB' | 'count';
+  switchboard: number | null;
+  baseline: number | null;
+  /** How the two compare, as printed: `0.91x`, `+0.4 KiB`. */
+  compare: string;
+  target: string;
+  /** null: informational, no target. */
+  pass: boolean | null;
+}
+
+/** What a scenario hands back: table rows, everything measured, and what a reader should know. */
+export interface ScenarioResult {
+  rows: Row[];
+  details: Record<string, unknown>;
+  notes: string[];
+  skipped?: string;
+}
+
+/** A process's CPU time at one instant. */
+export interface CpuMark {
+  cpuUs: number;
+  atMs: number;
+}
+
+/** CPU use between two marks, in % of one core. */
+export function cpuPercent(before: CpuMark, after: CpuMark): number {
+  return (100 * (after.cpuUs - before.cpuUs)) / 1000 / Math.max(1, after.atMs - before.atMs);
+}
+
+/** Splits `total` into `parts` near-equal counts. */
+export function split(total: number, parts: number): number[] {
+  return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+}
+
+export const ms = (us: number): number => us / 1000;
+
+/** A server child, Switchboard or the raw ws baseline. */
+export interface Server {
+  kind: ServerKind;
+  child: Child;
+  port: number;
+  path: string;
+  greeting: boolean;
+  ready: Record<string, unknown>;
+  /** Memory and CPU as the server itself reports them (waits for its event loop). */
+  usage(gc?: boolean): Promise<Usage>;
+  /** CPU time from /proc where possible, so a backlogged server can be measured without waiting for it. */
+  cpu(): Promise<CpuMark>;
+}
+
+let profileCounter = 0;
+
+/** Starts a server child; with --profile it writes a CPU profile when stopped. */
+export async function startServer(kind: ServerKind, config: BenchConfig, label: string): Promise<Server> {
+  const execArgv = ['--expose-gc'];
+  if (config.profile) {
+    const dir = new URL('../../.tmp/bench-profiles/', import.meta.url);
+    mkdirSync(dir, { recursive: true });
+    execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir.pathname}`, `--cpu-prof-name=${String(++profileCounter).padStart(2, '0')}-${label}-${kind}.cpuprofile`);
+  }
+  const child = await Child.start(`${kind} server`, `servers/${kind}.ts`, { execArgv });
+  const ready = child.ready;
+  return {
+    kind,
+    child,
+    port: ready.port as number,
+    path: ready.path as string,
+    greeting: ready.greeting as boolean,
+    ready,
+    usage: (gc = false) => child.call<Usage>('usage', { gc }, 30_000),
+    async cpu() {
+      const atMs = performance.now();
+      const cpuUs = processCpuUs(child.pid);
+      if (cpuUs !== undefined) return { cpuUs, atMs };
+      const usage = await child.call<Usage>('usage', {}, 30_000);
+      return { cpuUs: usage.cpuUserUs + usage.cpuSystemUs, atMs };
+    },
+  };
+}
+
+export function startGenerator(name: string): Promise<Child> {
+  return Child.start(name, 'load/generator.ts', { execArgv: ['--max-old-space-size=2048'] });
+}
+
+/** What `connect` in a generator returns. */
+export interface ConnectResult {
+  connected: number;
+  failed: number;
+  firstError: string;
+  ms: number;
+}
+
+/** Connects `counts[i]` sockets from generator i, all at once; throws when any failed. */
+export async function connectAll(server: Server, generators: Child[], counts: number[]): Promise<{ connected: number; ms: number }> {
+  const started = performance.now();
+  const results = await Promise.all(
+    generators.map((generator, i) =>
+      generator.call<ConnectResult>('connect', { port: server.port, path: server.path, count: counts[i], greeting: server.greeting }, 180_000),
+    ),
+  );
+  const failed = results.reduce((n, r) => n + r.failed, 0);
+  const connected = results.reduce((n, r) => n + r.connected, 0);
+  if (failed > 0) throw new Error(`${failed} of ${failed + connected} connections to ${server.kind} failed: ${results.find((r) => r.firstError)?.firstError}`);
+  return { connected, ms: performance.now() - started };
+}
+
+/** Stops children, servers first so the clients' sockets do not pile up in TIME_WAIT. */
+export async function stopAll(server: Server | undefined, children: (Child | undefined)[]): Promise<void> {
+  await server?.child.stop();
+  await Promise.all(children.map((child) => child?.stop()));
+}
+
+interface Collected {
+  received: number;
+  subscribers: number;
+  short: number;
+  missing: number;
+  extra: number;
+  closed: number;
+  stale: number;
+  other: number;
+  otherSample: string;
+  firstUs: number;
+  lastUs: number;
+  cpuUs: number;
+  wallMs: number;
+  histogram: HistogramData;
+}
+
+/** One publishing window and what the subscribers made of it. */
+export interface StepResult {
+  /** Messages per second asked of the publisher. */
+  rate: number;
+  sent: number;
+  /** The rate the publisher achieved. */
+  publishedRate: number;
+  subscribers: number;
+  offeredDeliveriesPerSec: number;
+  received: number;
+  expected: number;
+  /** Deliveries over the time from the first publish to the last arrival. */
+  deliveriesPerSec: number;
+  missing: number;
+  shortSubscribers: number;
+  duplicates: number;
+  closed: number;
+  other: number;
+  otherSample: string;
+  drained: boolean;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  meanMs: number;
+  serverCpuPercent: number;
+  /** Server CPU time per delivery, in microseconds: what a delivery costs the server, whatever else ran. */
+  serverUsPerDelivery: number;
+  /** CPU of all subscriber generators together, in % of one core. */
+  generatorCpuPercent: number;
+  /** Generator CPU time per delivery, in microseconds: what absorbing a delivery costs the load generator. */
+  generatorUsPerDelivery: number;
+  /** The whole machine over the step, kernel loopback work and other processes included. */
+  machine: CpuUse | undefined;
+  /** `$error` pushes the publisher received, by code: messages the server refused before fanning them out. */
+  refused: Record<string, number>;
+  serverStats?: unknown;
+}
+
+/** A server, subscriber generators holding `subscribers` connections between them, and a publisher process. */
+export class FanoutRig {
+  readonly server: Server;
+  readonly generators: Child[];
+  readonly publisher: Child;
+  readonly subscribers: number;
+  readonly offsets: number[];
+  readonly connectMs: number;
+  private seq = 0;
+
+  private constructor(server: Server, generators: Child[], publisher: Child, subscribers: number, offsets: number[], connectMs: number) {
+    this.server = server;
+    this.generators = generators;
+    this.publisher = publisher;
+    this.subscribers = subscribers;
+    this.offsets = offsets;
+    this.connectMs = connectMs;
+  }
+
+  static async start(kind: ServerKind, subscribers: number, config: BenchConfig, label: string): Promise<FanoutRig> {
+    let server: Server | undefined;
+    const children: Child[] = [];
+    try {
+      server = await startServer(kind, config, label);
+      for (let i = 0; i < config.generators; i++) children.push(await startGenerator(`subscriber generator ${i + 1}`));
+      const publisher = await startGenerator('publisher');
+      children.push(publisher);
+      const counts = split(subscribers, config.generators);
+      const generators = children.slice(0, config.generators);
+      const { connected, ms: connectMs } = await connectAll(server, generators, counts);
+      await connectAll(server, [publisher], [1]);
+      const offsets = counts.map((_, i) => counts.slice(0, i).reduce((a, b) => a + b, 0));
+      return new FanoutRig(server, generators, publisher, connected, offsets, connectMs);
+    } catch (error) {
+      await stopAll(server, children);
+      throw error;
+    }
+  }
+
+  /**
+   * Publishes `rate` messages per second for `durationMs` and waits (at most `drainMs` after the last one) until
+   * every subscriber has every message.
+   */
+  async step(options: { type: string; extra?: Record<string, unknown>; rate: number; durationMs: number; drainMs: number }): Promise<StepResult> {
+    const count = Math.max(1, Math.round((options.rate * options.durationMs) / 1000));
+    const seqStart = this.seq;
+    await Promise.all(this.generators.map((g) => g.call('subscriber.reset', { minSeq: seqStart })));
+    const before = await this.server.cpu();
+    const window = CpuWindow.start([this.server.child.pid, this.publisher.pid, ...this.generators.map((g) => g.pid)]);
+    const published = await this.publisher.call<{ sent: number; firstUs: number; lastUs: number; ms: number }>(
+      'publish',
+      { type: options.type, extra: options.extra, seqStart, count, rate: options.rate },
+      options.durationMs + 60_000,
+    );
+    this.seq += published.sent;
+    const expected = published.sent * this.subscribers;
+    const deadline = performance.now() + options.drainMs;
+    let drained = false;
+    while (performance.now() < deadline) {
+      const totals = await Promise.all(this.generators.map((g) => g.call<{ received: number }>('subscriber.totals')));
+      if (totals.reduce((n, t) => n + t.received, 0) >= expected) {
+        drained = true;
+        break;
+      }
+      await sleep(25);
+    }
+    const machine = window.end();
+    const after = await this.server.cpu();
+    const refused = await this.publisher.call<Record<string, number>>('refused.take');
+    const parts = await Promise.all(this.generators.map((g) => g.call<Collected>('subscriber.collect', { expected: published.sent })));
+    const histogram = Histogram.merge(parts.map((p) => p.histogram));
+    const received = parts.reduce((n, p) => n + p.received, 0);
+    const lastUs = Math.max(...parts.map((p) => p.lastUs));
+    const spanS = Math.max(1e-3, (lastUs - published.firstUs) / 1e6);
+    // A server still working through a backlog answers late; its statistics are not worth waiting for.
+    const serverStats = this.server.kind === 'switchboard' ? await this.server.child.call('stats', {}, 2_000).catch(() => undefined) : undefined;
+    return {
+      rate: options.rate,
+      sent: published.sent,
+      publishedRate: published.sent / Math.max(1e-3, (published.lastUs - published.firstUs) / 1e6 + 1 / options.rate),
+      subscribers: this.subscribers,
+      offeredDeliveriesPerSec: options.rate * this.subscribers,
+      received,
+      expected,
+      deliveriesPerSec: received / spanS,
+      missing: parts.reduce((n, p) => n + p.missing, 0),
+      shortSubscribers: parts.reduce((n, p) => n + p.short, 0),
+      duplicates: parts.reduce((n, p) => n + p.extra, 0),
+      closed: parts.reduce((n, p) => n + p.closed, 0),
+      other: parts.reduce((n, p) => n + p.other, 0),
+      otherSample: parts.find((p) => p.otherSample)?.otherSample ?? '',
+      drained,
+      p50Ms: ms(histogram.percentile(0.5)),
+      p99Ms: ms(histogram.percentile(0.99)),
+      maxMs: ms(histogram.max),
+      meanMs: ms(histogram.mean),
+      serverCpuPercent: cpuPercent(before, after),
+      serverUsPerDelivery: (after.cpuUs - before.cpuUs) / Math.max(1, received),
+      generatorCpuPercent: parts.reduce((n, p) => n + (100 * p.cpuUs) / 1000 / Math.max(1, p.wallMs), 0),
+      generatorUsPerDelivery: parts.reduce((n, p) => n + p.cpuUs, 0) / Math.max(1, received),
+      machine,
+      refused,
+      serverStats: summarizeStats(serverStats),
+    };
+  }
+
+  stop(): Promise<void> {
+    return stopAll(this.server, [...this.generators, this.publisher]);
+  }
+}
+
+// Keep what explains a result (connections, close codes, handler failures), not the whole metrics table.
+function summarizeStats(stats: unknown): unknown {
+  if (!stats || typeof stats !== 'object') return undefined;
+  const { connections, handled, failed, closes } = stats as Record<string, unknown>;
+  return { connections, handled, failed, closes };
+}
