@@ -79,7 +79,7 @@ Examples:
         `  ${`${ctx.program} dev`.padEnd(28)}# serves http://127.0.0.1:3000 and hot-swaps plugs\n` +
         `  ${`${ctx.program} add plug rooms`.padEnd(28)}# scaffolds plugs/rooms.ts and its test\n` +
         `  ${`${ctx.program} test`.padEnd(28)}# runs the plug tests\n` +
-        'Run "npm install" to get editor types and the npm scripts (npm run dev, npm start, npm test).\n',
+        'Once the @switchboard packages are published on npm, "npm install" adds editor types and the npm scripts.\n',
     );
     return 0;
   },
