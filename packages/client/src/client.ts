@@ -4,6 +4,7 @@ import {
   CloseCode,
   ErrorCode,
   NO_RECONNECT_CLOSE_CODES,
+  SLOW_RECONNECT_CLOSE_CODES,
   SystemType,
   jsonCodec,
   parseEnvelope,
@@ -18,6 +19,9 @@ import {
   type Unsubscribed,
 } from '@switchboard/protocol';
 import { backoffDelay, resolveReconnect, type ResolvedReconnect } from './backoff.ts';
+
+/** After 1008 or 1013 the first retry waits as long as the fifth would (4 s with the defaults). */
+const SLOW_RECONNECT_SKIPPED_ATTEMPTS = 4;
 import { Emitter, type EventSource } from './emitter.ts';
 import { errorFromPayload, RequestError } from './errors.ts';
 import { ChannelEntry, type MessageMeta, type Subscription } from './subscription.ts';
@@ -332,6 +336,9 @@ export class Client<Api extends ApiShape = ApiShape> {
       this.finish(code, reason, undefined);
       return;
     }
+    // A server that closed us for flooding it (1008) or for being full (1013) gets a longer pause: start the
+    // backoff as if several attempts had already failed.
+    if (SLOW_RECONNECT_CLOSE_CODES.includes(code)) this.attempt = Math.max(this.attempt, SLOW_RECONNECT_SKIPPED_ATTEMPTS);
     this.attempt++;
     const delayMs = backoffDelay(this.attempt, reconnect);
     const previous = this.currentState;

@@ -96,6 +96,22 @@ test('backoff grows while the server is down, and the client is back after a res
   assert.equal((await next).delayMs, 20);
 });
 
+test('after 1008 (rate limit) the client waits longer before its first retry', async () => {
+  await using t = await startTestServer({
+    plugs: [plugWith(Promise.resolve(), () => undefined)],
+    limits: { rateLimit: { messagesPerSecond: 1, burst: 1, closeAfter: 2, windowMs: 10_000 } },
+  });
+  using client = connect(t.wsUrl, { reconnect: fast });
+  await client.ready;
+  const closed = nextEvent(client.events, 'close');
+  for (let i = 0; i < 5; i++) client.send('work.echo', { text: String(i) });
+  const info = await closed;
+  assert.equal(info.code, CloseCode.policyViolation);
+  assert.equal(info.willReconnect, true);
+  // 20 ms · 2^4 instead of 20 ms: the first retry waits as long as the fifth would.
+  assert.equal(info.delayMs, 320);
+});
+
 test('no reconnect after a close code that forbids it (4004)', async () => {
   await using t = await startTestServer({ plugs: [plugWith(Promise.resolve(), () => undefined)] });
   using client = connect(t.wsUrl, { reconnect: fast });

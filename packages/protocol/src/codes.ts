@@ -81,3 +81,6 @@ export const NO_RECONNECT_CLOSE_CODES: readonly number[] = [
   CloseCode.unauthorized,
   CloseCode.kicked,
 ];
+
+/** Close codes after which a client should wait longer than usual before reconnecting (it was too fast, or the server is full). */
+export const SLOW_RECONNECT_CLOSE_CODES: readonly number[] = [CloseCode.policyViolation, CloseCode.tryAgainLater];
