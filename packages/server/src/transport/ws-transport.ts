@@ -30,6 +30,7 @@ class WsSocket implements TransportSocket {
   errorCloseCode: number | undefined = undefined;
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
+  private socketBytes = 0;
   private scheduled = false;
 
   constructor(ws: WsWithSocket, handlers: AnyHandlers) {
@@ -42,7 +43,10 @@ class WsSocket implements TransportSocket {
   }
 
   get bufferedAmount(): number {
-    return this.queuedBytes + this.ws.bufferedAmount;
+    // Within one event-loop turn the socket's own buffer cannot shrink (nothing is written until the flush),
+    // so once a frame is queued the figure read then stays exact: fan-out reads it once per turn, not per frame.
+    if (!this.scheduled) this.socketBytes = this.ws.bufferedAmount;
+    return this.queuedBytes + this.socketBytes;
   }
 
   write(frame: PreparedFrame): boolean {
