@@ -399,13 +399,13 @@ export class Core implements ConnectionOwner, ContextOwner, ServerApi, Transport
     if (!isThenable(admission)) {
       return this.sendError(connection, type, id, admission.code, admission.message, admission.grant === undefined ? undefined : { grant: admission.grant });
     }
-    if (connection.inFlight >= this.options.limits.maxInFlight) {
-      return this.sendError(connection, type, id, ErrorCode.rateLimited, `too many requests in flight (at most ${this.options.limits.maxInFlight}); wait for replies`);
-    }
+    if (this.tooBusy(connection, type, id)) return;
+    // Waiting for the hook counts as in flight, so shutdown waits for it too.
     connection.inFlight++;
+    this.inFlight++;
     admission.then(
       (refusal) => {
-        connection.inFlight--;
+        this.done(connection);
         if (connection.closed) return;
         if (refusal !== undefined) return this.refuse(connection, envelope, refusal);
         if (this.shuttingDown) return this.sendError(connection, type, id, ErrorCode.shuttingDown, 'the server is shutting down; reconnect shortly');
@@ -420,17 +420,23 @@ export class Core implements ConnectionOwner, ContextOwner, ServerApi, Transport
         this.accept(connection, route, envelope);
       },
       (error: unknown) => {
-        connection.inFlight--;
+        this.done(connection);
         this.failRequest(connection, type, id, error);
       },
     );
   }
 
+  /** Refuses a message with rate_limited when its connection already has `maxInFlight` requests running. */
+  private tooBusy(connection: Connection, type: string, id: RequestId | undefined): boolean {
+    const max = this.options.limits.maxInFlight;
+    if (connection.inFlight < max) return false;
+    this.sendError(connection, type, id, ErrorCode.rateLimited, `too many requests in flight (at most ${max}); wait for replies`);
+    return true;
+  }
+
   private accept(connection: Connection, route: Route, envelope: Envelope): void {
     const { type, id } = envelope;
-    if (connection.inFlight >= this.options.limits.maxInFlight) {
-      return this.sendError(connection, type, id, ErrorCode.rateLimited, `too many requests in flight (at most ${this.options.limits.maxInFlight}); wait for replies`);
-    }
+    if (this.tooBusy(connection, type, id)) return;
     const input = route.definition.input.safeParse(envelope.data);
     if (!input.success) {
       return this.sendError(connection, type, id, ErrorCode.invalidPayload, `invalid payload for "${type}"`, {
