@@ -1,5 +1,5 @@
 // Live permission changes: whoever has ops access can grant it to or take it from another user, at once.
-import { definePlug, z } from '@switchboard/server';
+import { definePlug, z, type HandlerContext } from '@switchboard/server';
 import { OPS_CHANNEL, OPS_GRANTS, signedInUser } from '../auth.ts';
 
 /** What `ops.grant` and `ops.revoke` take: the identity id (`sub`) of the user to change. */
@@ -15,6 +15,21 @@ export interface AccessEvent {
   byName: string;
 }
 
+/**
+ * The handler of `ops.grant` and `ops.revoke`: changes the target's ops grants on every one of its live
+ * connections, then tells the ops room. A revoke removes the user from the room before it returns, so the
+ * `access` event no longer reaches them; a grant lets them subscribe right away.
+ */
+function changeAccess(change: AccessEvent['change']) {
+  return ({ userId }: z.output<typeof target>, ctx: HandlerContext): z.input<typeof result> => {
+    const by = signedInUser(ctx.connection);
+    const options = { reason: `ops access ${change} by ${by.name}` };
+    const grants = change === 'granted' ? ctx.server.grant(userId, OPS_GRANTS, options) : ctx.server.revoke(userId, OPS_GRANTS, options);
+    ctx.server.publish(OPS_CHANNEL, 'access', { userId, change, by: by.id, byName: by.name } satisfies AccessEvent);
+    return { userId, grants };
+  };
+}
+
 // Only connections with `call:ops.*` reach these handlers: the server checks the grant before the plug runs.
 export default definePlug({
   name: 'ops',
@@ -23,25 +38,13 @@ export default definePlug({
       description: 'Gives a user ops access (subscribe and publish on private-ops, call ops.*), effective at once',
       input: target,
       output: result,
-      handler({ userId }, ctx) {
-        const by = signedInUser(ctx.connection);
-        // Every connection of that user gets `$grants` with this reason, and may subscribe right away.
-        const grants = ctx.server.grant(userId, OPS_GRANTS, { reason: `ops access granted by ${by.name}` });
-        ctx.server.publish(OPS_CHANNEL, 'access', { userId, change: 'granted', by: by.id, byName: by.name } satisfies AccessEvent);
-        return { userId, grants };
-      },
+      handler: changeAccess('granted'),
     },
     'ops.revoke': {
       description: 'Takes ops access away from a user; their connections leave private-ops at once',
       input: target,
       output: result,
-      handler({ userId }, ctx) {
-        const by = signedInUser(ctx.connection);
-        // Removes the user from private-ops before it returns, so the event below no longer reaches them.
-        const grants = ctx.server.revoke(userId, OPS_GRANTS, { reason: `ops access revoked by ${by.name}` });
-        ctx.server.publish(OPS_CHANNEL, 'access', { userId, change: 'revoked', by: by.id, byName: by.name } satisfies AccessEvent);
-        return { userId, grants };
-      },
+      handler: changeAccess('revoked'),
     },
   },
 });

@@ -6,19 +6,9 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { CloseCode, ErrorCode } from '@switchboard/protocol';
-import { definePlug, z } from '@switchboard/server';
 import { startTestServer } from '@switchboard/server/testing';
 import { RawClient } from './helpers.ts';
-
-const slow = definePlug({
-  name: 'slow',
-  messages: {
-    'slow.wait': {
-      input: z.object({ ms: z.number() }),
-      handler: (data) => new Promise((resolve) => setTimeout(() => resolve({ waited: data.ms }), data.ms)),
-    },
-  },
-});
+import { slow } from './fixtures/slow-plug.ts';
 
 test('close(): running handlers finish and reply, new messages are refused, clients get 1001', async () => {
   const t = await startTestServer({ plugs: [slow] });
