@@ -38,6 +38,8 @@ function chatState(state: Map<string, unknown>): ChatState {
 
 export default definePlug({
   name: 'chat',
+  // Typed end to end: `broadcast` below must send a ChatMessage, and `client.on('chat.message', …)` gets one.
+  pushes: { 'chat.message': chatMessage },
   messages: {
     'chat.send': {
       description: 'Sends a message to everyone in the chat, as the signed-in user',

@@ -31,15 +31,18 @@ import type {
   ClientEvents,
   ClientOptions,
   ClientState,
+  EventsOf,
   InputOf,
   Manifest,
   OutputOf,
   PublishOptions,
+  PushesOf,
   RequestArgs,
   RequestOptions,
   SendArgs,
   TokenSource,
   UnsubscribedInfo,
+  UntypedPush,
   Welcome,
 } from './types.ts';
 
@@ -103,7 +106,7 @@ export class Client<Api extends ApiShape = ApiShape> {
   private readonly emitter = new Emitter<ClientEvents>();
   private readonly pushes = new Emitter<Pushes>();
   private readonly pending = new Map<number, Pending>();
-  private readonly channels = new Map<string, ChannelEntry<any, any>>();
+  private readonly channels = new Map<string, ChannelEntry<any, any, any>>();
   /** Encoded frames waiting for a connection, requests and sends in the order they were made. */
   private outbox: string[] = [];
   private token: TokenSource | undefined;
@@ -179,13 +182,18 @@ export class Client<Api extends ApiShape = ApiShape> {
   }
 
   /**
-   * Listens to server pushes of one message type (any string: pushes are not part of the Api). Protocol
-   * pushes can be tapped too, e.g. `$message` for broadcasts. Returns a function that stops listening.
+   * Listens to server pushes of one message type; returns a function that stops listening. When the Api
+   * declares pushes (`AppApi` of plugs with `pushes`), the type must be one of them and the data has its
+   * schema's type. Protocol pushes (`$message` for broadcasts, …), and every type when the Api declares no
+   * pushes, take the data type you give.
    *
    * @example
-   * const off = client.on<{ text: string }>('chat.message', (data) => console.log(data.text));
+   * const off = client.on('chat.message', (message) => console.log(message.text));
+   * client.on<ChannelMessage>('$message', (message) => console.log(message.event));
    */
-  on<T = unknown>(type: string, handler: PushHandler<T>): () => void {
+  on<K extends keyof PushesOf<Api> & string>(type: K, handler: PushHandler<PushesOf<Api>[K]>): () => void;
+  on<T = unknown>(type: UntypedPush<Api>, handler: PushHandler<T>): () => void;
+  on(type: string, handler: PushHandler): () => void {
     return this.pushes.on(type, handler);
   }
 
@@ -213,7 +221,8 @@ export class Client<Api extends ApiShape = ApiShape> {
 
   /**
    * Subscribes to a channel (`$subscribe`). Calling it again for the same channel returns the same
-   * Subscription with one more handler. Subscriptions survive reconnects.
+   * Subscription with one more handler. Subscriptions survive reconnects. The handler hears every event of
+   * the channel; `onEvent` listens to one, typed by the Api's channel events when it declares them.
    *
    * @example
    * const orders = client.subscribe<{ id: number }>('orders', (order, { event }) => console.log(event, order.id));
@@ -222,10 +231,10 @@ export class Client<Api extends ApiShape = ApiShape> {
   subscribe<TData = unknown, TInfo = Member['info']>(
     channel: string,
     handler?: (data: TData, meta: MessageMeta) => void,
-  ): Subscription<TData, TInfo> {
-    let entry = this.channels.get(channel) as ChannelEntry<TData, TInfo> | undefined;
+  ): Subscription<TData, TInfo, EventsOf<Api>> {
+    let entry = this.channels.get(channel) as ChannelEntry<TData, TInfo, EventsOf<Api>> | undefined;
     if (!entry) {
-      entry = new ChannelEntry<TData, TInfo>(channel, this.unsubscribeEntry);
+      entry = new ChannelEntry<TData, TInfo, EventsOf<Api>>(channel, this.unsubscribeEntry);
       if (this.currentState === 'closed') {
         entry.end(new RequestError(ErrorCode.disconnected, `cannot subscribe to "${channel}": the client is closed`));
       } else if (!CHANNEL_NAME_PATTERN.test(channel)) {
@@ -594,7 +603,7 @@ export class Client<Api extends ApiShape = ApiShape> {
   // ---------------------------------------------------------------- channels
 
   /** Sends `$subscribe` now: called only while the link is up (open, or opening in `establish`). */
-  private sendSubscribe(entry: ChannelEntry<any, any>): void {
+  private sendSubscribe(entry: ChannelEntry<any, any, any>): void {
     this.call(SystemType.subscribe, { channel: entry.channel }, this.timeoutMs, true).then(
       (reply) => {
         if (this.channels.get(entry.channel) === entry) entry.confirm((reply as { members?: Member[] } | null)?.members);
@@ -610,7 +619,7 @@ export class Client<Api extends ApiShape = ApiShape> {
     );
   }
 
-  private readonly unsubscribeEntry = async (entry: ChannelEntry<any, any>): Promise<void> => {
+  private readonly unsubscribeEntry = async (entry: ChannelEntry<any, any, any>): Promise<void> => {
     if (this.channels.get(entry.channel) !== entry) return;
     this.channels.delete(entry.channel);
     entry.end(new RequestError(ErrorCode.notSubscribed, `unsubscribed from "${entry.channel}" before the server confirmed`));

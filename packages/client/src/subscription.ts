@@ -4,13 +4,13 @@ import type { RequestError } from './errors.ts';
 import type { PresenceMember, UnsubscribedInfo } from './types.ts';
 
 /**
- * Where a channel message came from, beside its data.
+ * Where a channel message came from, beside its data. `TEvent` narrows the event name for `onEvent`.
  *
  * @example
  * client.subscribe('orders', (order, { event, from }) => console.log(event, 'by', from));
  */
-export interface MessageMeta {
-  event: string;
+export interface MessageMeta<TEvent extends string = string> {
+  event: TEvent;
   channel: string;
   /** The publisher's identity id, when the server names it. */
   from?: string;
@@ -39,22 +39,31 @@ export type SubscriptionEvents<TData = unknown, TInfo = PresenceMember['info']> 
 };
 
 /**
- * A live channel subscription, re-subscribed automatically after every reconnect.
+ * The event names `onEvent` takes with a listener whose data it chooses itself: any string when the Api
+ * declares no channel events, none when it does (each declared event has its own overload).
+ */
+type UntypedEvent<TEvents> = [keyof TEvents] extends [never] ? string : never;
+
+/**
+ * A live channel subscription, re-subscribed automatically after every reconnect. `TEvents` are the channel
+ * events the Api declares (event → data), which type `onEvent`. The `message` listener hears every event,
+ * declared or not (clients may publish others), so its data is `TData`: `unknown` unless you give it.
  *
  * @example
  * const lobby = client.subscribe('presence-lobby', (data, { event }) => console.log(event, data));
  * await lobby.ready;
  * console.log([...lobby.members.keys()]);
  * lobby.on('join', (member) => console.log('joined', member.id));
+ * lobby.onEvent('typing', ({ user }) => showTyping(user));
  * await lobby.unsubscribe();
  */
-export class Subscription<TData = unknown, TInfo = PresenceMember['info']> {
+export class Subscription<TData = unknown, TInfo = PresenceMember['info'], TEvents = Record<never, never>> {
   readonly channel: string;
   /** Resolves when the server confirmed the first subscribe; rejects with its RequestError (e.g. `forbidden`). */
   readonly ready: Promise<void>;
-  readonly #entry: ChannelEntry<TData, TInfo>;
+  readonly #entry: ChannelEntry<TData, TInfo, TEvents>;
 
-  constructor(entry: ChannelEntry<TData, TInfo>, ready: Promise<void>) {
+  constructor(entry: ChannelEntry<TData, TInfo, TEvents>, ready: Promise<void>) {
     this.channel = entry.channel;
     this.ready = ready;
     this.#entry = entry;
@@ -75,25 +84,40 @@ export class Subscription<TData = unknown, TInfo = PresenceMember['info']> {
     return this.#entry.emitter.on(name, listener);
   }
 
+  /**
+   * Listens to one channel event: with an Api that declares channel events, only those, each with its data
+   * type; otherwise any event, with the data type you give. Returns a function that stops listening.
+   *
+   * @example
+   * const off = room.onEvent('typing', ({ user }) => showTyping(user));
+   */
+  onEvent<K extends keyof TEvents & string>(event: K, listener: (data: TEvents[K], meta: MessageMeta<K>) => void): () => void;
+  onEvent<T = TData>(event: UntypedEvent<TEvents>, listener: (data: T, meta: MessageMeta) => void): () => void;
+  onEvent(event: string, listener: (data: any, meta: MessageMeta<any>) => void): () => void {
+    return this.#entry.emitter.on('message', (data, meta) => {
+      if (meta.event === event) listener(data, meta);
+    });
+  }
+
   /** Sends `$unsubscribe` and stops delivery at once. Resolves when the server confirmed; never rejects. */
   unsubscribe(): Promise<void> {
     return this.#entry.unsubscribe(this.#entry);
   }
 }
 
-/** The client's side of one subscription (internal: applications see `Subscription`). */
-export class ChannelEntry<TData = unknown, TInfo = PresenceMember['info']> {
+/** The client's side of one subscription (internal: applications see `Subscription`). `TEvents` only types it. */
+export class ChannelEntry<TData = unknown, TInfo = PresenceMember['info'], TEvents = Record<never, never>> {
   readonly channel: string;
   readonly emitter = new Emitter<SubscriptionEvents<TData, TInfo>>();
   readonly members = new Map<string, TInfo>();
-  readonly subscription: Subscription<TData, TInfo>;
-  readonly unsubscribe: (entry: ChannelEntry<TData, TInfo>) => Promise<void>;
+  readonly subscription: Subscription<TData, TInfo, TEvents>;
+  readonly unsubscribe: (entry: ChannelEntry<TData, TInfo, TEvents>) => Promise<void>;
   active = true;
   confirmed = false;
   private resolveReady!: () => void;
   private rejectReady!: (error: RequestError) => void;
 
-  constructor(channel: string, unsubscribe: (entry: ChannelEntry<TData, TInfo>) => Promise<void>) {
+  constructor(channel: string, unsubscribe: (entry: ChannelEntry<TData, TInfo, TEvents>) => Promise<void>) {
     this.channel = channel;
     this.unsubscribe = unsubscribe;
     const ready = new Promise<void>((resolve, reject) => {

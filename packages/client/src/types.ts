@@ -1,17 +1,52 @@
 // The client's public types: the API map that types requests, options, events and the payloads it surfaces.
-import type { AuthExpiring, AuthReply, ErrorPayload, GrantsChange, Manifest, Member, Unsubscribed } from '@switchboard/protocol';
+import type {
+  ApiEventsKey,
+  ApiPushesKey,
+  AuthExpiring,
+  AuthReply,
+  ErrorPayload,
+  GrantsChange,
+  Manifest,
+  Member,
+  Unsubscribed,
+} from '@switchboard/protocol';
 import type { ReconnectOptions } from './backoff.ts';
 import type { RequestError } from './errors.ts';
 
 /**
  * What the server accepts, by message type: the payload (`input`) and the reply (`output`).
- * `AppApi<typeof plugA | typeof plugB>` from @switchboard/server produces one from plugs.
+ * `AppApi<typeof plugA | typeof plugB>` from @switchboard/server produces one from plugs, with the plugs'
+ * pushes and channel events under symbol keys (`WithPushes`), which a hand-written API may add too.
  *
  * @example
  * type Api = { 'chat.send': { input: { text: string }; output: { sent: boolean } } };
  * const client = connect<Api>(url);
  */
 export type ApiShape = Record<string, { input: unknown; output: unknown }>;
+
+/**
+ * The pushes an API declares: push type → data; empty when it declares none.
+ *
+ * @example
+ * type Message = PushesOf<Api>['chat.message']; // { from: string; text: string }
+ */
+export type PushesOf<Api> = Api extends { readonly [K in ApiPushesKey]: infer P } ? P : Record<never, never>;
+/**
+ * The channel events an API declares: event → data; empty when it declares none.
+ *
+ * @example
+ * type Typing = EventsOf<Api>['typing']; // { user: string }
+ */
+export type EventsOf<Api> = Api extends { readonly [K in ApiEventsKey]: infer E } ? E : Record<never, never>;
+
+/**
+ * The types `on` takes with a handler whose data it chooses itself: any string when the API declares no
+ * pushes; only protocol (`$`) types when it does, so a misspelt push type does not compile.
+ *
+ * @example
+ * client.on<ChannelMessage>('$message', (message) => {}); // UntypedPush<Api> includes '$message'
+ */
+export type UntypedPush<Api> = [keyof PushesOf<Api>] extends [never] ? string : `$${string}`;
 
 /**
  * The payload type of message `K`.
@@ -106,7 +141,7 @@ export interface Welcome {
   grants?: string[];
 }
 
-export type { Manifest, ManifestEntry } from '@switchboard/protocol';
+export type { Manifest, ManifestEntry, ManifestEvent, ManifestPush } from '@switchboard/protocol';
 
 /**
  * The `auth` event: authenticated (or refreshed), about to expire, or refused.

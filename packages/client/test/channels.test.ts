@@ -142,7 +142,8 @@ test('subscribe and publish: events carry their channel, name and publisher; exc
   const second = nextValue((callback) => bobSub.on('message', callback));
   await alice.publish('orders', 'updated', { id: 1 }, { exceptSelf: true });
   assert.deepEqual(await second, { id: 1 });
-  // Alice's own copy of the first event arrived before her reply; none of the second.
+  // A round trip on alice's connection: a copy of the second event sent to her would have arrived by now.
+  await alice.request('$ping');
   assert.deepEqual(seenByAlice, [{ id: 1 }]);
 
   await assert.rejects(bob.publish('orders', 'created', {}), (error: { code: string; details: { grant?: string } }) => {
@@ -211,7 +212,7 @@ test('subscriptions are renewed after a reconnect, presence members reset from t
     nextValue((callback) => orders.on('subscribed', callback)),
     nextValue((callback) => lobby.on('subscribed', callback)),
   ]);
-  t.server.connection(alice.connectionId!)?.close(CloseCode.goingAway, 'test');
+  t.dropConnections((connection) => connection.id === alice.connectionId);
   assert.deepEqual(await renewed, [{ resubscribed: true }, { resubscribed: true }]);
   assert.deepEqual([...lobby.members.keys()], ['alice']);
 
@@ -243,6 +244,8 @@ test('broadcast reaches every other connection as a $message with channel null',
   const got = nextValue<ChannelMessage>((callback) => bob.on<ChannelMessage>('$message', callback));
   await alice.broadcast('announce', { text: 'hi' }, { exceptSelf: true });
   assert.deepEqual(await got, { channel: null, event: 'announce', data: { text: 'hi' }, from: 'alice' });
+  // A round trip on alice's connection: a copy sent to her before it would have arrived by now.
+  await alice.request('$ping');
   assert.equal(aliceGotOwn, false);
   await assert.rejects(bob.broadcast('announce', {}), { code: ErrorCode.forbidden });
 });
@@ -252,7 +255,7 @@ test('a disabled user is closed with 4004 and the client does not come back', as
   using client = connect(t.wsUrl, { token: await token('mallory'), reconnect: fast });
   await client.ready;
   const closed = nextEvent(client.events, 'close');
-  t.server.disableUser('mallory');
-  assert.deepEqual(await closed, { code: CloseCode.kicked, reason: (await closed).reason, willReconnect: false });
+  t.server.disableUser('mallory', 'abuse');
+  assert.deepEqual(await closed, { code: CloseCode.kicked, reason: 'abuse', willReconnect: false });
   assert.equal(client.state, 'closed');
 });

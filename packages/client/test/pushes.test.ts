@@ -52,6 +52,7 @@ test('a broadcast reaches every client, and off() stops delivery', async () => {
   const again = nextValue((callback) => bob.on('news.flash', callback));
   await alice.request('news.flash', { text: 'two' });
   assert.deepEqual(await again, { text: 'two' });
-  // Alice's own copy arrived before her reply; her listener was gone.
+  // A round trip on alice's connection: her own copy had arrived by then, and her listener was gone.
+  await alice.request('$ping');
   assert.deepEqual(seen, [{ text: 'one' }]);
 });

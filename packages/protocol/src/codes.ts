@@ -56,6 +56,10 @@ export const CloseCode = {
   normal: 1000,
   /** The server is shutting down (or restarting); reconnect. */
   goingAway: 1001,
+  /** The client broke the WebSocket framing (an unmasked frame, a bad opcode, RSV bits set); sent by ws. */
+  protocolError: 1002,
+  /** A text frame was not valid UTF-8; sent by ws. */
+  invalidUtf8: 1007,
   /** Policy violation: the connection kept exceeding its rate limit. */
   policyViolation: 1008,
   /** A frame was larger than the server's `maxPayload`. */

@@ -1,4 +1,4 @@
-// The manifest: what a server accepts now, as JSON Schema; server and client share this shape.
+// The manifest: what a server accepts and sends now, as JSON Schema; server and client share this shape.
 
 /**
  * One message type in the manifest.
@@ -18,7 +18,36 @@ export interface ManifestEntry {
 }
 
 /**
- * Every message type the server accepts; `version` changes whenever any entry does.
+ * One push type a plug declares: a message the server sends without being asked (`ctx.send`, a broadcast).
+ *
+ * @example
+ * const shape = manifest.pushes.find((push) => push.type === 'chat.message')?.schema;
+ */
+export interface ManifestPush {
+  type: string;
+  plug: string;
+  plugVersion: string;
+  /** JSON Schema (draft 2020-12) of the push's data, as clients receive it. */
+  schema: Record<string, unknown>;
+}
+
+/**
+ * One channel event a plug declares: the `event` of a `$message` push, published with `publish(channel, event, data)`.
+ *
+ * @example
+ * const shape = manifest.events.find((entry) => entry.event === 'typing')?.schema;
+ */
+export interface ManifestEvent {
+  event: string;
+  plug: string;
+  plugVersion: string;
+  /** JSON Schema (draft 2020-12) of the event's data, as subscribers receive it. */
+  schema: Record<string, unknown>;
+}
+
+/**
+ * Every message type the server accepts, and every push and channel event its plugs declare; `version`
+ * changes whenever any entry does.
  *
  * @example
  * client.events.on('manifest', (manifest) => renderActions(manifest.messages));
@@ -26,4 +55,27 @@ export interface ManifestEntry {
 export interface Manifest {
   version: string;
   messages: ManifestEntry[];
+  pushes: ManifestPush[];
+  events: ManifestEvent[];
 }
+
+// The compile-time twin of the manifest: where a typed API (`AppApi` on the server, `connect<Api>` on the
+// client) carries its pushes and events. Symbol keys keep `keyof Api & string` the message types alone, so a
+// message map with them still is a plain `{ [type]: { input, output } }`. Type-level only: no value exists.
+declare const pushesKey: unique symbol;
+declare const eventsKey: unique symbol;
+/** The key of an API type's pushes (push type → data). Type-level only. */
+export type ApiPushesKey = typeof pushesKey;
+/** The key of an API type's channel events (event → data). Type-level only. */
+export type ApiEventsKey = typeof eventsKey;
+
+/**
+ * The pushes (`P`: push type → data) and channel events (`E`: event → data) of an API type, to intersect
+ * with its message map. `AppApi` from @switchboard/server adds them from the plugs; a hand-written API can too.
+ *
+ * @example
+ * type Api = { 'chat.send': { input: { text: string }; output: { sent: boolean } } } &
+ *   WithPushes<{ 'chat.message': { from: string; text: string } }, { typing: { user: string } }>;
+ * const client = connect<Api>(url);
+ */
+export type WithPushes<P, E = Record<never, never>> = { readonly [pushesKey]: P; readonly [eventsKey]: E };

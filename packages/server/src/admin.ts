@@ -3,7 +3,20 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
-const MAX_BODY = 1024 * 1024;
+
+/** Limits on admin request bodies. */
+export interface AdminApiOptions {
+  /**
+   * Milliseconds a request has, once its head arrived, to send its whole body; a slower one gets 408
+   * `request_timeout` and the connection is closed. Default 10000.
+   */
+  bodyTimeoutMs?: number;
+  /** Largest body in bytes; a larger one gets 413 `payload_too_large` (before reading when Content-Length says so). Default 1 MiB. */
+  maxBodyBytes?: number;
+}
+
+/** Body limits applied when `AdminApiOptions` leaves them out. */
+export const ADMIN_BODY_DEFAULTS = { bodyTimeoutMs: 10_000, maxBodyBytes: 1024 * 1024 } as const;
 
 /** A parsed admin request. */
 export interface AdminRequest {
@@ -40,37 +53,64 @@ export function adminError(status: number, code: string, message: string): Admin
   return { status, body: { error: { code, message } } };
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, close = false): void {
+  if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(text),
     'Cache-Control': 'no-store',
+    // After a refused body the connection takes no further request: the rest of that body may still be coming.
+    ...(close ? { Connection: 'close' } : {}),
   });
   res.end(text);
 }
 
-async function readBody(req: IncomingMessage): Promise<{ ok: true; body: unknown } | { ok: false; response: AdminResponse }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY) return { ok: false, response: adminError(413, 'payload_too_large', `request body over ${MAX_BODY} bytes`) };
-    chunks.push(chunk);
-  }
-  if (size === 0) return { ok: true, body: undefined };
-  try {
-    return { ok: true, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown };
-  } catch (error) {
-    return { ok: false, response: adminError(400, 'bad_json', `malformed JSON body: ${(error as Error).message}`) };
-  }
+type BodyResult = { ok: true; body: unknown } | { ok: false; response: AdminResponse };
+
+/** Reads a JSON body within the size and time limits; a refusal leaves the rest unread. */
+function readBody(req: IncomingMessage, limits: Required<AdminApiOptions>): Promise<BodyResult> {
+  const { bodyTimeoutMs, maxBodyBytes } = limits;
+  const tooLarge: BodyResult = { ok: false, response: adminError(413, 'payload_too_large', `request body over ${maxBodyBytes} bytes`) };
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > maxBodyBytes) return Promise.resolve(tooLarge);
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (result: BodyResult): void => {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', onEnd).off('error', onError);
+      resolve(result);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBodyBytes) return finish(tooLarge);
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      if (size === 0) return finish({ ok: true, body: undefined });
+      try {
+        finish({ ok: true, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown });
+      } catch (error) {
+        finish({ ok: false, response: adminError(400, 'bad_json', `malformed JSON body: ${(error as Error).message}`) });
+      }
+    };
+    const onError = (): void => finish({ ok: false, response: adminError(400, 'bad_request', 'the request body was cut off') });
+    const timer = setTimeout(
+      () => finish({ ok: false, response: adminError(408, 'request_timeout', `request body not received within ${bodyTimeoutMs} ms`) }),
+      bodyTimeoutMs,
+    );
+    req.on('data', onData).on('end', onEnd).on('error', onError);
+  });
 }
 
 /**
  * Routes requests under the admin prefix. Every request must carry `Authorization: Bearer <adminToken>`;
- * without a configured token only loopback clients are answered.
+ * without a configured token only loopback clients are answered. Bodies are limited in size and in time
+ * (`AdminApiOptions`), so a client cannot hold a request open by sending its body slowly.
  *
  * @example
+ * const admin = new AdminApi('/admin', token, { bodyTimeoutMs: 5000 });
  * admin.route('GET', '/metrics', () => ({ status: 200, body: metrics.snapshot() }));
  */
 export class AdminApi {
@@ -78,10 +118,15 @@ export class AdminApi {
   private readonly ownAuth = new Set<string>();
   private readonly prefix: string;
   private readonly token: Buffer | undefined;
+  private readonly bodyLimits: Required<AdminApiOptions>;
 
-  constructor(prefix: string, token: string | undefined) {
+  constructor(prefix: string, token: string | undefined, options: AdminApiOptions = {}) {
     this.prefix = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
     this.token = token === undefined ? undefined : Buffer.from(token);
+    this.bodyLimits = {
+      bodyTimeoutMs: options.bodyTimeoutMs ?? ADMIN_BODY_DEFAULTS.bodyTimeoutMs,
+      maxBodyBytes: options.maxBodyBytes ?? ADMIN_BODY_DEFAULTS.maxBodyBytes,
+    };
   }
 
   route(method: string, path: string, handler: AdminRoute, options?: AdminRouteOptions): void {
@@ -123,8 +168,8 @@ export class AdminApi {
     }
     let body: unknown;
     if (method !== 'GET' && method !== 'HEAD') {
-      const read = await readBody(req);
-      if (!read.ok) return sendJson(res, read.response.status, read.response.body);
+      const read = await readBody(req, this.bodyLimits);
+      if (!read.ok) return sendJson(res, read.response.status, read.response.body, true);
       body = read.body;
     }
     try {

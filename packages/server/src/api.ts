@@ -1,8 +1,8 @@
 // The server API plugs and applications call: broadcast, send, connections, manifest, channels, grants.
 import type { Logger } from 'pino';
 import type { ChannelKind, Member } from '@switchboard/protocol';
-import type { Connection } from './connection.ts';
-import type { Manifest } from './plug/manifest.ts';
+import type { Connection } from './connection/connection.ts';
+import type { Manifest } from '@switchboard/protocol';
 
 /** Who a broadcast skips. */
 export interface BroadcastOptions {
@@ -88,4 +88,13 @@ export interface ServerApi extends ChannelApi, GrantApi {
   /** What the server accepts now: every message type with its schemas and plug version. */
   manifest(): Manifest;
   readonly log: Logger;
+}
+
+/** Events the server emits, for applications and tests. */
+export interface ServerEvents {
+  open: [connection: Connection];
+  close: [connection: Connection, code: number, reason: string];
+  'plug:loaded': [info: { name: string; version: string; file: string | undefined; previousVersion: string | undefined }];
+  'plug:unloaded': [info: { name: string; version: string; file: string | undefined }];
+  'plug:rejected': [info: { file: string | undefined; error: Error }];
 }

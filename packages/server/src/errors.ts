@@ -8,6 +8,12 @@ import type { Issue } from '@switchboard/protocol';
 export const DevErrorCode = {
   /** A configuration value is missing, of the wrong type or out of range. */
   configInvalid: 'SB_CONFIG_INVALID',
+  /** `createServer` was given an option that does not exist (a typo, an option of a later version). */
+  configUnknownOption: 'SB_CONFIG_UNKNOWN_OPTION',
+  /** A global hook (`createServer({ hooks })`) has an unknown name or is not a function. */
+  hookInvalid: 'SB_HOOK_INVALID',
+  /** A push or channel event a plug declares was sent with data that does not match its schema (development). */
+  pushInvalid: 'SB_PUSH_INVALID',
   /** The configuration file could not be loaded. */
   configLoadFailed: 'SB_CONFIG_LOAD_FAILED',
   /** A plug file failed to import (syntax error, throws at import, missing dependency). */

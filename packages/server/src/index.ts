@@ -1,14 +1,15 @@
 // @switchboard/server: create a server, define plugs, and the contracts back ends implement.
 export { createServer } from './server.ts';
 export type { SwitchboardServer, ListenInfo, PlugInfo } from './server.ts';
-export type { ServerOptions, ResolvedOptions } from './config.ts';
+export type { ServerOptions, ResolvedOptions, ChannelOptions } from './options.ts';
 export type { ServerApi, BroadcastOptions, ChannelApi, ChannelInfo, GrantApi, GrantChangeOptions, PublishOptions } from './api.ts';
 export type { AuthOptions, AuthorizeRequest, Identity, PublicKeyInput } from './auth/options.ts';
-export type { ChannelOptions } from './channel/options.ts';
 export { isGrant } from './grants/grant-set.ts';
-export type { ServerEvents } from './core.ts';
-export { Connection } from './connection.ts';
-export type { ConnectionInfo } from './connection.ts';
+export type { ServerEvents } from './api.ts';
+export { Connection } from './connection/connection.ts';
+export type { ConnectionInfo } from './connection/connection.ts';
+export type { Feature, ProtocolRoute, UpgradeContext, Refusal, Admission } from './feature.ts';
+export { FaultPolicy, FaultCode } from './observe/faults.ts';
 export { definePlug } from './plug/define.ts';
 export { PLUG_NAME_PATTERN } from './plug/validate.ts';
 export type {
@@ -28,8 +29,33 @@ export { MessageError, SwitchboardError, DevErrorCode } from './errors.ts';
 export { MemoryBus } from './bus/memory-bus.ts';
 export { BROADCAST_TOPIC, channelTopic } from './bus/bus.ts';
 export type { Bus, BusMessage, BusListener } from './bus/bus.ts';
-export type { Transport, TransportSocket, TransportHandlers, PreparedFrame } from './transport/transport.ts';
+export type { Transport, TransportSocket, TransportHandlers, TransportOptions, PreparedFrame } from './transport/transport.ts';
 export { createWsTransport } from './transport/ws-transport.ts';
-export { jsonCodec, ErrorCode, CloseCode } from '@switchboard/protocol';
-export type { Codec, Envelope } from '@switchboard/protocol';
+export { jsonCodec, createJsonCodec, MAX_JSON_DEPTH, ErrorCode, CloseCode } from '@switchboard/protocol';
+export type { Codec, Envelope, JsonCodecOptions } from '@switchboard/protocol';
 export { z } from 'zod';
+// back-end contracts
+export { nodeTopic, presenceTopic, DIRECT_TOPIC, GRANTS_TOPIC, PLUGS_TOPIC, ClusterMessageKind, isPublication } from './bus/bus.ts';
+export type { ClusterMessage, ClusterListener, PublicationMessage, DirectMessage, GrantsMessage, GrantChange, PresenceMessage, PlugMessage } from './bus/bus.ts';
+export type { MaybePromise } from './maybe-promise.ts';
+export { HISTORY_DEFAULTS } from './stream/history.ts';
+export type { History, HistoryOptions, StreamPosition, StreamPublication, StreamPage, StreamReset } from './stream/history.ts';
+export { MemoryHistory, MEMORY_HISTORY_MAX_STREAMS } from './stream/memory-history.ts';
+export type { MemoryHistoryOptions } from './stream/memory-history.ts';
+export type { PresenceStore, PresenceMember } from './presence/presence-store.ts';
+export { MemoryPresence } from './presence/memory-presence.ts';
+export { STORE_QUERY_LIMIT } from './store/store.ts';
+export type {
+  Store,
+  ConnectionOpen,
+  ConnectionClose,
+  ConnectionRecord,
+  ConnectionQuery,
+  AuditEntry,
+  AuditRecord,
+  AuditQuery,
+  GrantRecord,
+  DisabledUser,
+  GrantSnapshot,
+} from './store/store.ts';
+export { MemoryStore } from './store/memory-store.ts';

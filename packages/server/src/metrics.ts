@@ -1,7 +1,43 @@
 // Per-message-type measurements: payload sizes in and out, handler time; read by the admin endpoint.
+//
+// The table is keyed by message type, and types can come from clients, so it is bounded: at most `maxTypes`
+// distinct types get their own entry (plus the server's fixed labels below); any type after that, or one
+// the `known` predicate refuses, is counted under `(other)`. Memory stays flat whatever a client sends.
 
 // Handler time histogram: bucket upper bounds in milliseconds, roughly ×2 apart.
 const BUCKETS_MS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, Infinity];
+
+/** Distinct message types the table keys by default before new ones go under `(other)`. */
+export const MAX_METRIC_TYPES = 1024;
+
+/**
+ * Labels the server uses for messages that have no type of their own; they always get an entry and do not
+ * count toward `maxTypes`. `(other)` collects the types the bound or `known` turned away.
+ */
+export const MetricLabel = {
+  /** The frame could not be decoded or is not an envelope. */
+  invalid: '(invalid)',
+  /** No plug or protocol handler serves the type. */
+  unknown: '(unknown)',
+  /** Refused before routing (rate limit, shutdown). */
+  refused: '(refused)',
+  /** A type beyond `maxTypes`, or one `known` refused. */
+  other: '(other)',
+} as const;
+export type MetricLabel = (typeof MetricLabel)[keyof typeof MetricLabel];
+
+const LABELS: ReadonlySet<string> = new Set(Object.values(MetricLabel));
+
+/** Options of `Metrics`. */
+export interface MetricsOptions {
+  /** Distinct types with their own entry; later ones are counted under `(other)`. Default `MAX_METRIC_TYPES`. */
+  maxTypes?: number;
+  /**
+   * Whether a type deserves its own entry (a served message type, say); asked only for types that have no
+   * entry yet. Types it refuses are counted under `(other)`. Default: every type, up to `maxTypes`.
+   */
+  known?: (type: string) => boolean;
+}
 
 /** Counters for one direction of one message type. */
 export interface TrafficStats {
@@ -55,27 +91,48 @@ export interface TypeSnapshot {
 }
 
 /**
- * Measurements per message type. Cheap to update (a few additions), so they are always on.
+ * Measurements per message type. Cheap to update (one Map lookup and a few additions), so they are always
+ * on. Bounded: see `MetricsOptions`; callers should still pass `(unknown)` for types nothing serves.
  *
  * @example
+ * const metrics = new Metrics({ known: (type) => registry.routes.has(type) });
  * metrics.inbound('chat.send', 42);
  * metrics.snapshot()['chat.send'].inbound.bytes // 42
  */
 export class Metrics {
   private readonly types = new Map<string, TypeStats>();
+  private readonly maxTypes: number;
+  private readonly known: ((type: string) => boolean) | undefined;
+  /** Entries that count toward `maxTypes` (every entry but the fixed labels). */
+  private typed = 0;
   connectionsOpened = 0;
   connectionsClosed = 0;
 
+  constructor(options: MetricsOptions = {}) {
+    const maxTypes = options.maxTypes ?? MAX_METRIC_TYPES;
+    if (!Number.isInteger(maxTypes) || maxTypes < 0) throw new RangeError(`Metrics: maxTypes must be an integer >= 0, got ${maxTypes}`);
+    this.maxTypes = maxTypes;
+    this.known = options.known;
+  }
+
   private stats(type: string): TypeStats {
-    let stats = this.types.get(type);
-    if (!stats) {
-      stats = new TypeStats();
-      this.types.set(type, stats);
+    const stats = this.types.get(type);
+    if (stats) return stats;
+    if (LABELS.has(type)) return this.add(type);
+    if (this.typed >= this.maxTypes || (this.known !== undefined && !this.known(type))) {
+      return this.types.get(MetricLabel.other) ?? this.add(MetricLabel.other);
     }
+    this.typed++;
+    return this.add(type);
+  }
+
+  private add(key: string): TypeStats {
+    const stats = new TypeStats();
+    this.types.set(key, stats);
     return stats;
   }
 
-  /** Records a received message (unknown types are counted under `(unknown)` so bad input cannot grow the table). */
+  /** Records a received message. Pass `(unknown)` for types nothing serves; the table stays bounded regardless. */
   inbound(type: string, bytes: number): void {
     add(this.stats(type).inbound, bytes, 1);
   }
@@ -92,7 +149,7 @@ export class Metrics {
   snapshot(): Record<string, TypeSnapshot> {
     const out: Record<string, TypeSnapshot> = {};
     for (const [type, s] of this.types) {
-      out[type] = {
+      const value: TypeSnapshot = {
         inbound: { ...s.inbound },
         outbound: { ...s.outbound },
         handler: {
@@ -104,6 +161,8 @@ export class Metrics {
           maxMs: s.maxMs,
         },
       };
+      // Defined, not assigned: a type named `__proto__` becomes a key like any other, not the prototype.
+      Object.defineProperty(out, type, { value, enumerable: true, writable: true, configurable: true });
     }
     return out;
   }

@@ -1,28 +1,41 @@
-// createServer: the one place that chooses implementations and wires transport, plugs, bus, HTTP and admin.
+// createServer: the composition root. The one place that picks implementations, lists the features in order,
+// wires lifecycle → inbound → outbound, and builds the ServerApi facade once.
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { EventEmitter } from 'node:events';
 import { readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { CloseCode, jsonCodec, SystemType } from '@switchboard/protocol';
+import { basename, join, resolve } from 'node:path';
+import { BROADCAST_TOPIC, type BusMessage } from './bus/bus.ts';
+import { CloseCode, jsonCodec, SystemType, type Envelope } from '@switchboard/protocol';
 import { pino, type Logger } from 'pino';
+import { z } from 'zod';
 import { AdminApi } from './admin.ts';
-import type { ServerApi } from './api.ts';
+import type { ServerApi, ServerEvents } from './api.ts';
 import { Auth } from './auth/auth.ts';
 import { resolveAuthOptions } from './auth/options.ts';
+import { MemoryBus } from './bus/memory-bus.ts';
 import { registerChannelRoutes } from './channel/admin-routes.ts';
 import { Channels } from './channel/channels.ts';
-import { resolveChannelOptions } from './channel/options.ts';
+import { AddressLimits } from './connection/address-limits.ts';
+import type { Connection } from './connection/connection.ts';
+import { Heartbeat } from './connection/heartbeat.ts';
+import { Lifecycle } from './connection/lifecycle.ts';
+import { DevErrorCode, SwitchboardError } from './errors.ts';
+import { FeatureList, type Feature } from './feature.ts';
 import { registerGrantRoutes } from './grants/admin-routes.ts';
 import { GrantStore } from './grants/store.ts';
-import { MemoryBus } from './bus/memory-bus.ts';
-import { resolveOptions, type ResolvedOptions, type ServerOptions } from './config.ts';
-import { Core, type ServerEvents } from './core.ts';
-import { DevErrorCode, SwitchboardError } from './errors.ts';
+import { Metrics } from './metrics.ts';
+import { Faults, runAs } from './observe/faults.ts';
+import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.ts';
+import { InFlight } from './pipeline/drain.ts';
+import { Inbound } from './pipeline/inbound.ts';
+import { Outbound } from './pipeline/outbound.ts';
+import { buildRoute, PROTOCOL_OWNER, routeHooks, type Route, type RouteOwner } from './pipeline/route.ts';
 import { importPlug, isPlugFile } from './plug/loader.ts';
 import type { LoadedPlug } from './plug/registry.ts';
+import { PlugRegistry } from './plug/registry.ts';
 import { PlugWatcher } from './plug/watcher.ts';
 import { createAssetHandler, createStaticHandler } from './static.ts';
 import { createWsTransport } from './transport/ws-transport.ts';
-import type { EventEmitter } from 'node:events';
 
 /** Where a listening server can be reached. */
 export interface ListenInfo {
@@ -41,6 +54,9 @@ export interface PlugInfo {
   file: string | undefined;
   messages: string[];
 }
+
+/** What `/admin/metrics` and `server.metrics()` report. */
+export type MetricsSnapshot = ReturnType<Metrics['snapshot']>;
 
 /** The server: the plug-facing API plus lifecycle control. */
 export interface SwitchboardServer extends ServerApi {
@@ -62,8 +78,8 @@ export interface SwitchboardServer extends ServerApi {
   plugs(): PlugInfo[];
   /** Resolves once every plug file change seen so far has been applied. */
   plugsSettled(): Promise<void>;
-  /** Per-message-type measurements, as `/admin/metrics` shows them. */
-  metrics(): ReturnType<Core['metrics']['snapshot']>;
+  /** Per-message-type measurements, as `/admin/metrics` shows them under `messages`. */
+  metrics(): MetricsSnapshot;
 }
 
 function plugInfo(plug: LoadedPlug): PlugInfo {
@@ -72,6 +88,21 @@ function plugInfo(plug: LoadedPlug): PlugInfo {
 
 function defaultLogger(): Logger {
   return pino({ name: 'switchboard', level: process.env.SWITCHBOARD_LOG_LEVEL ?? 'info' });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms).unref());
+}
+
+/** The protocol's own routes that belong to no feature: liveness and the manifest. */
+function coreFeature(manifest: () => unknown): Feature {
+  return {
+    name: 'core',
+    routes: [
+      { type: SystemType.ping, input: z.strictObject({}).optional(), description: 'liveness check; replies {}', handler: () => ({}) },
+      { type: SystemType.manifest, input: z.strictObject({}).optional(), description: 'what the server accepts now', handler: () => manifest() },
+    ],
+  };
 }
 
 /**
@@ -84,22 +115,135 @@ function defaultLogger(): Logger {
  */
 export function createServer(input: ServerOptions = {}): SwitchboardServer {
   const options = resolveOptions(input);
-  const authOptions = resolveAuthOptions(input.auth);
-  const channelOptions = resolveChannelOptions(input.channels);
-  const log = input.logger ?? defaultLogger();
-  const transport = input.transport ?? createWsTransport();
-  const bus = input.bus ?? new MemoryBus();
-  const codecs = input.codecs && input.codecs.length > 0 ? input.codecs : [jsonCodec];
-  const core = new Core(options, log, transport, bus, codecs, input.hooks ?? {});
-  const registry = core.registry;
-  const auth = new Auth(core, authOptions, new GrantStore());
-  auth.install();
-  const channels = new Channels(core, auth, channelOptions);
-  channels.install();
-  core.grantApi = auth;
-  core.channelApi = channels;
+  const authOptions = resolveAuthOptions(options.auth);
+  const log = options.logger ?? defaultLogger();
+  const transport = options.transport ?? createWsTransport();
+  const bus = options.bus ?? new MemoryBus();
+  const codecs = options.codecs && options.codecs.length > 0 ? options.codecs : [jsonCodec];
+  const limits = options.limits;
+  const metrics = new Metrics();
+  const inFlight = new InFlight();
+  const addressLimits = new AddressLimits(limits.perAddress);
+  const globalHooks = routeHooks(options.hooks, 'global', undefined);
+  /** Every plug version (and import scope) of this server, for attributing faults. */
+  const owned = new WeakSet<RouteOwner>([PROTOCOL_OWNER]);
+  let shuttingDown = false;
+  const isShuttingDown = () => shuttingDown;
+
+  // ------------------------------------------------------------ the message path
+  const outbound = new Outbound({
+    transport,
+    log,
+    metrics,
+    defaultCodec: codecs[0]!,
+    maxBufferedBytes: limits.maxBufferedBytes,
+    hooks: globalHooks,
+    onSlowConsumer: (connection) => lifecycle.close(connection, CloseCode.slowConsumer, 'slow consumer'),
+  });
+  const sendTo = (connection: Connection, envelope: Envelope): boolean => outbound.sendTo(connection, envelope);
+  const closeConnection = (connection: Connection, code: number, reason: string): void => lifecycle.closeConnection(connection, code, reason);
+
+  // ------------------------------------------------------------ features, in order (teardown in reverse)
+  const auth = new Auth({ log, sendTo, closeConnection, accessChanged: (connection, reason) => features.accessChanged(connection, reason) }, authOptions, new GrantStore());
+  const channels = new Channels({ bus, sendTo, fanout: (message, recipients) => outbound.fanout(message, recipients) }, auth, options.channels);
+  const features = new FeatureList([coreFeature(() => registry.manifest), auth, channels]);
+
+  // ------------------------------------------------------------ the facade plugs and applications use
+  const api: ServerApi = {
+    broadcast(type, data, broadcastOptions) {
+      const except = broadcastOptions?.except;
+      const message: BusMessage = { topic: BROADCAST_TOPIC, envelope: data === undefined ? { type } : { type, data } };
+      if (except !== undefined) message.except = typeof except === 'string' ? except : except.id;
+      bus.publish(message);
+    },
+    send: (connectionId, type, data) => lifecycle.byId.get(connectionId)?.send(type, data) ?? false,
+    connection: (id) => lifecycle.byId.get(id),
+    connections: () => lifecycle.byId.values(),
+    get connectionCount() {
+      return lifecycle.byId.size;
+    },
+    manifest: () => registry.manifest,
+    publish: (channel, event, data, publishOptions) => channels.publish(channel, event, data, publishOptions),
+    channels: () => channels.channels(),
+    members: (channel) => channels.members(channel),
+    grant: (identityId, grants, changeOptions) => auth.grant(identityId, grants, changeOptions),
+    revoke: (identityId, grants, changeOptions) => auth.revoke(identityId, grants, changeOptions),
+    setGrants: (identityId, grants, changeOptions) => auth.setGrants(identityId, grants, changeOptions),
+    resetGrants: (identityId, changeOptions) => auth.resetGrants(identityId, changeOptions),
+    grantsOf: (identityId) => auth.grantsOf(identityId),
+    disableUser: (identityId, reason) => auth.disableUser(identityId, reason),
+    enableUser: (identityId) => auth.enableUser(identityId),
+    log,
+  };
+
+  const registry = new PlugRegistry(options.hooks, api, log);
+  const protocolHooks = routeHooks(options.hooks, PROTOCOL_OWNER.name, undefined);
+  const protocolRoutes = new Map<string, Route>();
+  for (const [type, route] of features.routes) {
+    protocolRoutes.set(type, buildRoute(type, PROTOCOL_OWNER, { input: route.input, handler: route.handler, description: route.description }, protocolHooks, true));
+  }
+  const faults = new Faults({
+    policy: options.faults.policy,
+    stallMs: options.faults.stallMs,
+    log,
+    owns: (owner) => owned.has(owner),
+    unload: (name) => unloadByName(name),
+  });
+  const inbound = new Inbound({
+    log,
+    metrics,
+    outbound,
+    inFlight,
+    features,
+    faults,
+    api,
+    rateLimit: limits.rateLimit,
+    maxInFlight: limits.maxInFlight,
+    handlerTimeoutMs: limits.handlerTimeoutMs,
+    lookup: (type) => (type.charCodeAt(0) === 36 /* $ */ ? protocolRoutes.get(type) : registry.routes.get(type)),
+    shuttingDown: isShuttingDown,
+    takeAddressToken: (connection) => addressLimits.takeMessage(connection.remoteAddress),
+    closeConnection,
+  });
+  const lifecycle: Lifecycle = new Lifecycle({
+    log,
+    metrics,
+    features,
+    codecs,
+    maxConnections: limits.maxConnections,
+    burst: limits.rateLimit.burst,
+    maxEarlyFrames: limits.maxEarlyFrames,
+    maxEarlyBytes: limits.maxEarlyBytes,
+    welcome: (connection) => ({
+      connectionId: connection.id,
+      protocol: 1,
+      codec: connection.codec.name,
+      manifestVersion: registry.manifest.version,
+      heartbeatMs: options.heartbeat.intervalMs,
+      maxPayload: limits.maxPayload,
+    }),
+    hooks: () => registry,
+    ownerOf: (name) => registry.get(name),
+    api: () => api,
+    admitAddress: (address) => addressLimits.admit(address),
+    addressOpened: (address) => addressLimits.opened(address),
+    addressClosed: (address) => addressLimits.closed(address),
+    handleFrame: (connection, data, isBinary) => inbound.frame(connection, data, isBinary),
+    sendTo,
+    shuttingDown: isShuttingDown,
+  });
+  const heartbeat = new Heartbeat({
+    intervalMs: options.heartbeat.intervalMs,
+    idleTimeoutMs: options.idleTimeoutMs,
+    log,
+    connections: () => lifecycle.byId.values(),
+    closeConnection,
+  });
+  bus.subscribe(BROADCAST_TOPIC, (message) => outbound.fanout(message, lifecycle.byId.values()));
+
+  // ------------------------------------------------------------ HTTP: admin API and static files
   const servePublic = options.public === false ? undefined : createStaticHandler(options.public);
-  const serveAssets = input.assets ? createAssetHandler(input.assets) : undefined;
+  const serveAssets = options.assets ? createAssetHandler(options.assets) : undefined;
   const serveStatic =
     servePublic || serveAssets
       ? async (req: IncomingMessage, res: ServerResponse) =>
@@ -111,16 +255,20 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   let watcher: PlugWatcher | undefined;
   let listening: ListenInfo | undefined;
   let closing: Promise<void> | undefined;
+  /** The content hash of each plug file that serves, so that a save of the same bytes changes nothing. */
+  const fileHashes = new Map<string, string>();
 
   admin.route('GET', '/metrics', () => ({
     status: 200,
     body: {
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-      connections: { open: core.connectionCount, opened: core.metrics.connectionsOpened, closed: core.metrics.connectionsClosed },
-      messages: core.metrics.snapshot(),
+      connections: { open: lifecycle.byId.size, opened: metrics.connectionsOpened, closed: metrics.connectionsClosed },
+      messages: metrics.snapshot(),
+      inFlight: inFlight.count,
+      ...faults.snapshot(),
     },
   }));
-  admin.route('GET', '/connections', () => ({ status: 200, body: { connections: [...core.connections()].map((c) => c.info()) } }));
+  admin.route('GET', '/connections', () => ({ status: 200, body: { connections: [...lifecycle.byId.values()].map((c) => c.info()) } }));
   admin.route('GET', '/plugs', () => ({ status: 200, body: { plugs: registry.list().map(plugInfo) } }));
   admin.route('GET', '/manifest', () => ({ status: 200, body: registry.manifest }));
   registerGrantRoutes(admin, auth);
@@ -150,33 +298,53 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     );
   };
   const http = createHttpServer(onRequest);
-  transport.attach(http, { path: options.path, maxPayload: options.limits.maxPayload }, core);
+  transport.attach(http, { path: options.path, maxPayload: limits.maxPayload, upgradeTimeoutMs: limits.upgradeTimeoutMs }, lifecycle);
 
+  // ------------------------------------------------------------ plugs
   function announceSwap(changed: boolean): void {
     if (!changed) return;
     const envelope = { type: SystemType.manifest, data: registry.manifest };
     // Each node pushes its own manifest to its own connections: no bus.
-    core.fanout({ topic: 'local', envelope }, core.connections());
+    outbound.fanout({ topic: 'local', envelope }, lifecycle.byId.values());
+  }
+
+  /** A scope for plug code that runs before its LoadedPlug exists (import, onLoad), for attributing faults. */
+  function scopeFor(name: string, version: string): RouteOwner {
+    const scope: RouteOwner = { name, version, state: new Map() };
+    owned.add(scope);
+    return scope;
   }
 
   async function install(definition: unknown, source: { file?: string; version: string }): Promise<LoadedPlug> {
-    const result = await registry.install(definition, source);
+    const name = (definition as { name?: unknown } | null)?.name;
+    const scope = scopeFor(typeof name === 'string' ? name : basename(source.file ?? 'plug'), source.version);
+    const result = await runAs(scope, () => registry.install(definition, source));
     const { plug, previous } = result;
+    owned.add(plug);
     log.info(
       { plug: plug.name, version: plug.version, previousVersion: previous?.version, file: plug.file, messages: Object.keys(plug.definition.messages) },
       previous ? 'plug swapped' : 'plug loaded',
     );
-    core.events.emit('plug:loaded', { name: plug.name, version: plug.version, file: plug.file, previousVersion: previous?.version });
+    lifecycle.events.emit('plug:loaded', { name: plug.name, version: plug.version, file: plug.file, previousVersion: previous?.version });
     announceSwap(result.manifestChanged);
     return plug;
   }
 
   async function loadFile(file: string): Promise<void> {
     try {
+      const imported = await runAs(scopeFor(basename(file), 'import'), importPlug, file);
+      // The same bytes again (a touch, an editor's second write): nothing to do.
+      if (fileHashes.get(file) === imported.version && registry.byFile(file)) return;
       const current = registry.byFile(file);
-      const imported = await importPlug(file);
-      if (current && current.version === ((imported.definition as { version?: string }).version ?? imported.version)) return;
+      const declared = (imported.definition as { version?: unknown } | null)?.version;
+      if (current && typeof declared === 'string' && declared === current.version) {
+        log.warn(
+          { file, plug: current.name, version: declared },
+          `plug file changed but its version "${declared}" did not; swapped anyway (bump "version" so clients can tell the versions apart)`,
+        );
+      }
       await install(imported.definition, { file, version: imported.version });
+      fileHashes.set(file, imported.version);
     } catch (error) {
       const err = error as Error;
       const serving = registry.byFile(file);
@@ -184,16 +352,26 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
         { file, code: (err as SwitchboardError).code, servingVersion: serving?.version },
         `plug rejected: ${err.message}${serving ? ` (version ${serving.version} keeps serving)` : ''}`,
       );
-      core.events.emit('plug:rejected', { file, error: err });
+      lifecycle.events.emit('plug:rejected', { file, error: err });
     }
   }
 
   async function unloadFile(file: string): Promise<void> {
     const removed = await registry.remove({ file });
+    fileHashes.delete(file);
     if (!removed) return;
     log.info({ plug: removed.name, version: removed.version, file }, 'plug removed');
-    core.events.emit('plug:unloaded', { name: removed.name, version: removed.version, file });
+    lifecycle.events.emit('plug:unloaded', { name: removed.name, version: removed.version, file });
     announceSwap(true);
+  }
+
+  async function unloadByName(name: string): Promise<boolean> {
+    const removed = await registry.remove({ name });
+    if (!removed) return false;
+    if (removed.file) fileHashes.delete(removed.file);
+    lifecycle.events.emit('plug:unloaded', { name: removed.name, version: removed.version, file: removed.file });
+    announceSwap(true);
+    return true;
   }
 
   async function loadInitialPlugs(): Promise<void> {
@@ -213,8 +391,10 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     }
   }
 
+  // ------------------------------------------------------------ listen and shutdown
   async function listen(): Promise<ListenInfo> {
     if (listening) return listening;
+    faults.start();
     await loadInitialPlugs();
     await new Promise<void>((resolveListen, reject) => {
       const onError = (error: NodeJS.ErrnoException) => {
@@ -233,8 +413,11 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
         http.off('error', onError);
         resolveListen();
       });
+    }).catch((error: unknown) => {
+      faults.stop();
+      throw error;
     });
-    core.startSweeping();
+    heartbeat.start();
     const address = http.address();
     const port = typeof address === 'object' && address ? address.port : options.port;
     const host = options.host.includes(':') ? `[${options.host}]` : options.host;
@@ -245,53 +428,35 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   async function shutdown(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const remaining = () => Math.max(0, deadline - Date.now());
-    core.shuttingDown = true;
+    shuttingDown = true;
     watcher?.close();
     transport.close();
     const httpClosed = listening ? new Promise<void>((done) => http.close(() => done())) : Promise.resolve();
     http.closeIdleConnections();
-    // Let running handlers finish so their replies go out before the sockets close.
-    await Promise.race([core.drained(), delay(remaining())]);
+    // Let running handlers (protocol ones too: a $subscribe waiting on an authorize hook) finish so their replies go out first.
+    await Promise.race([inFlight.drained(), delay(remaining())]);
     const closed = new Promise<void>((done) => {
-      if (core.connectionCount === 0) return done();
+      if (lifecycle.byId.size === 0) return done();
       const onClose = () => {
-        if (core.connectionCount > 0) return;
-        core.events.off('close', onClose);
+        if (lifecycle.byId.size > 0) return;
+        lifecycle.events.off('close', onClose);
         done();
       };
-      core.events.on('close', onClose);
+      lifecycle.events.on('close', onClose);
     });
-    for (const connection of [...core.connections()]) core.closeConnection(connection, CloseCode.goingAway, 'server shutting down');
+    for (const connection of [...lifecycle.byId.values()]) lifecycle.closeConnection(connection, CloseCode.goingAway, 'server shutting down');
     await Promise.race([closed, delay(remaining())]);
-    for (const connection of core.connections()) connection.socket.terminate();
-    core.stopSweeping();
+    for (const connection of lifecycle.byId.values()) connection.socket.terminate();
+    heartbeat.stop();
     await registry.clear();
     await bus.close();
+    faults.stop();
     http.closeAllConnections();
     await httpClosed;
     log.info('server stopped');
   }
 
-  const server: SwitchboardServer = {
-    broadcast: (type, data, broadcastOptions) => core.broadcast(type, data, broadcastOptions),
-    send: (connectionId, type, data) => core.send(connectionId, type, data),
-    connection: (id) => core.connection(id),
-    connections: () => core.connections(),
-    get connectionCount() {
-      return core.connectionCount;
-    },
-    manifest: () => core.manifest(),
-    publish: (channel, event, data, publishOptions) => core.publish(channel, event, data, publishOptions),
-    channels: () => core.channels(),
-    members: (channel) => core.members(channel),
-    grant: (identityId, grants, changeOptions) => core.grant(identityId, grants, changeOptions),
-    revoke: (identityId, grants, changeOptions) => core.revoke(identityId, grants, changeOptions),
-    setGrants: (identityId, grants, changeOptions) => core.setGrants(identityId, grants, changeOptions),
-    resetGrants: (identityId, changeOptions) => core.resetGrants(identityId, changeOptions),
-    grantsOf: (identityId) => core.grantsOf(identityId),
-    disableUser: (identityId, reason) => core.disableUser(identityId, reason),
-    enableUser: (identityId) => core.enableUser(identityId),
-    log,
+  const control = {
     listen,
     close(closeOptions?: { timeoutMs?: number }) {
       return (closing ??= shutdown(closeOptions?.timeoutMs ?? options.shutdownTimeoutMs));
@@ -316,24 +481,18 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
         process.off('SIGINT', onSignal);
       };
     },
-    events: core.events,
+    events: lifecycle.events,
     http,
     options,
     async loadPlug(plug: unknown) {
       return plugInfo(await install(plug, { version: 'static' }));
     },
-    async unloadPlug(name: string) {
-      const removed = await registry.remove({ name });
-      if (removed) announceSwap(true);
-      return removed !== undefined;
-    },
+    unloadPlug: unloadByName,
     plugs: () => registry.list().map(plugInfo),
     plugsSettled: () => watcher?.idle() ?? Promise.resolve(),
-    metrics: () => core.metrics.snapshot(),
+    metrics: () => metrics.snapshot(),
   };
+  // The server is the facade plus control: it inherits the ServerApi methods rather than forwarding them.
+  const server: SwitchboardServer = Object.assign(Object.create(api) as ServerApi, control);
   return server;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((done) => setTimeout(done, ms).unref());
 }

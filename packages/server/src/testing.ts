@@ -1,7 +1,7 @@
 // Test helpers: a real server on 127.0.0.1 and port 0, cleaned up with `await using`.
 import { pino } from 'pino';
 import { createServer, type ListenInfo, type SwitchboardServer } from './server.ts';
-import type { ServerOptions } from './config.ts';
+import type { Connection, ServerOptions } from './index.ts';
 import { CloseCode } from '@switchboard/protocol';
 
 /** A started server for a test. */
@@ -12,8 +12,22 @@ export interface TestServer extends AsyncDisposable {
   port: number;
   /** Stops the server and starts a new one with the same options on the same port. */
   restart(): Promise<void>;
-  /** Closes every open connection abruptly, as a network failure would. */
-  dropConnections(): void;
+  /**
+   * Destroys every open socket (or those `match` picks) at once, with no close frame: clients see 1006, as
+   * after a network failure.
+   *
+   * @example
+   * t.dropConnections();
+   * t.dropConnections((connection) => connection.id === client.connectionId);
+   */
+  dropConnections(match?: (connection: Connection) => boolean): void;
+  /**
+   * Closes every open connection politely, with a close frame (by default 1001, as a server going away).
+   *
+   * @example
+   * t.closeConnections(CloseCode.tryAgainLater, 'full');
+   */
+  closeConnections(code?: number, reason?: string): void;
   close(): Promise<void>;
 }
 
@@ -45,8 +59,12 @@ export async function startTestServer(options: ServerOptions = {}): Promise<Test
       server = createServer({ host: '127.0.0.1', ...options, port, logger });
       info = await server.listen();
     },
-    dropConnections() {
-      for (const connection of server.connections()) connection.close(CloseCode.goingAway, 'test dropped the connection');
+    dropConnections(match) {
+      // A snapshot: the server forgets each connection as its socket closes.
+      for (const connection of [...server.connections()]) if (!match || match(connection)) connection.socket.terminate();
+    },
+    closeConnections(code: number = CloseCode.goingAway, reason = 'test closed the connection') {
+      for (const connection of [...server.connections()]) connection.close(code, reason);
     },
     close: () => server.close({ timeoutMs: 2000 }),
     [Symbol.asyncDispose]: () => server.close({ timeoutMs: 2000 }),

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { CloseCode, ErrorCode } from '@switchboard/protocol';
-import { DevErrorCode } from '@switchboard/server';
+import { DevErrorCode, FaultCode } from '@switchboard/server';
 
 const docs = new URL('../../../docs/', import.meta.url);
 
@@ -35,4 +35,8 @@ test('docs/protocol.md lists exactly the close codes', async () => {
 
 test('docs/errors.md lists exactly the developer error codes', async () => {
   assert.deepEqual((await tableKeys('errors.md', '# Developer errors')).sort(), Object.values(DevErrorCode).sort());
+});
+
+test('docs/errors.md lists exactly the codes the server logs', async () => {
+  assert.deepEqual((await tableKeys('errors.md', '## Codes in the log')).sort(), Object.values(FaultCode).sort());
 });

@@ -38,6 +38,8 @@ export class RawClient implements AsyncDisposable {
     const ws = new WebSocket(url, options?.protocols ?? [], options);
     const client = new RawClient(ws);
     const welcome = client.next((e) => e.type === '$welcome');
+    // When the upgrade is refused, the wait for $welcome is moot: do not let it reject unobserved.
+    welcome.catch(() => {});
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);
@@ -68,9 +70,9 @@ export class RawClient implements AsyncDisposable {
   }
 
   /** Sends a request and resolves with its reply (data or error). */
-  request(type: string, data?: unknown): Promise<Envelope> {
+  request(type: string, data?: unknown, timeoutMs = 5000): Promise<Envelope> {
     const id = this.nextId++;
-    const reply = this.next((e) => e.id === id);
+    const reply = this.next((e) => e.id === id, timeoutMs);
     this.ws.send(JSON.stringify({ type, id, data }));
     return reply;
   }

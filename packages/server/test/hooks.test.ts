@@ -1,7 +1,7 @@
 // Lifecycle hooks: order, isolation of errors, rejection, send transforms, per-plug scope.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ErrorCode } from '@switchboard/protocol';
+import { ErrorCode, type Envelope } from '@switchboard/protocol';
 import { definePlug, z, type Hooks } from '@switchboard/server';
 import { startTestServer } from '@switchboard/server/testing';
 import { RawClient } from './helpers.ts';
@@ -112,9 +112,10 @@ test('beforeSend transforms or drops; broadcasts run it once, with no connection
     assert.deepEqual((await reader.next((e) => e.type === 'news.item')).data, { text: 'HELLO' });
   }
   assert.deepEqual(seen, [undefined, undefined]);
-  // All but the sender: the author got only its replies.
-  assert.equal(author.received.filter((e) => e.type === 'news.item').length, 0);
-  assert.equal(reader1.received.filter((e) => e.type === 'news.item').length, 0);
+  // A round trip on each connection: anything else sent to it before now has arrived.
+  for (const client of [author, reader1, reader2]) await client.request('$ping');
+  // All but the sender: the author got only its replies; the dropped spam reached no one.
+  for (const client of [author, reader1, reader2]) assert.equal(client.received.filter((e) => e.type === 'news.item').length, 0);
 });
 
 test('synchronous hooks do not hold a burst of fire-and-forget messages in flight', async () => {
@@ -134,4 +135,50 @@ test('synchronous hooks do not hold a burst of fire-and-forget messages in fligh
   assert.deepEqual((await client.request('$ping')).data, {});
   assert.equal(handled, 200);
   assert.deepEqual(client.received.filter((e) => e.type === '$error'), []);
+});
+
+test('afterSend runs once per message sent, with its envelope and connection; once per broadcast, without one', async () => {
+  const sent: { envelope: Envelope; connection: string | undefined }[] = [];
+  const news = definePlug({
+    name: 'news',
+    messages: {
+      'news.post': {
+        input: z.object({ text: z.string() }),
+        handler(data, ctx) {
+          ctx.send('news.ack', { text: data.text });
+          ctx.send('news.secret', { text: data.text });
+          ctx.server.broadcast('news.item', { text: data.text });
+          return { posted: true };
+        },
+      },
+    },
+  });
+  await using t = await startTestServer({
+    plugs: [news],
+    hooks: {
+      // A dropped message is not sent, so afterSend does not see it.
+      beforeSend: (envelope) => (envelope.type === 'news.secret' ? false : undefined),
+      afterSend: (envelope, connection) => void sent.push({ envelope, connection: connection?.id }),
+    },
+  });
+  // What the server sent while starting, before any connection, is not under test here.
+  sent.length = 0;
+  await using author = await RawClient.connect(t.wsUrl);
+  const authorId = [...t.server.connections()][0]!.id;
+  await using reader = await RawClient.connect(t.wsUrl);
+  const readerId = [...t.server.connections()].find((connection) => connection.id !== authorId)!.id;
+  // Each connection's $welcome went through it, with that connection.
+  assert.deepEqual(
+    sent.splice(0).map(({ envelope, connection }) => [envelope.type, connection]),
+    [['$welcome', authorId], ['$welcome', readerId]],
+  );
+
+  assert.deepEqual((await author.request('news.post', { text: 'hi' })).data, { posted: true });
+  await reader.next((e) => e.type === 'news.item');
+  assert.deepEqual(sent, [
+    { envelope: { type: 'news.ack', data: { text: 'hi' } }, connection: authorId },
+    // Two recipients, one call.
+    { envelope: { type: 'news.item', data: { text: 'hi' } }, connection: undefined },
+    { envelope: { type: 'news.post', id: 1, data: { posted: true } }, connection: authorId },
+  ]);
 });

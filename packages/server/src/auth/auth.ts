@@ -1,10 +1,13 @@
 // Authentication and live grants: who each connection is, what it may do, and applying changes at once.
 import type { IncomingMessage } from 'node:http';
 import { CloseCode, ErrorCode, GrantsReason, SystemType, UnsubscribeReason, type Envelope, type GrantsChange } from '@switchboard/protocol';
+import type { Logger } from 'pino';
+import { z } from 'zod';
 import type { GrantApi, GrantChangeOptions } from '../api.ts';
-import type { Connection } from '../connection.ts';
-import type { Admission, Core, Refusal, UpgradeContext } from '../core.ts';
-import { DevErrorCode, SwitchboardError } from '../errors.ts';
+import type { Connection, ConnectionInfo } from '../connection/connection.ts';
+import { DevErrorCode, MessageError, SwitchboardError } from '../errors.ts';
+import type { Admission, Feature, ProtocolRoute, Refusal, RouteKind, UpgradeContext } from '../feature.ts';
+import type { HandlerContext } from '../plug/define.ts';
 import { diffGrants, grantFor, grantSet, isGrant, type GrantAction, type GrantSet } from '../grants/grant-set.ts';
 import type { GrantStore } from '../grants/store.ts';
 import type { UpgradeDecision } from '../transport/transport.ts';
@@ -77,6 +80,22 @@ function checkArguments(identityId: unknown, grants: unknown): void {
   }
 }
 
+/** The auth state of a connection: its `access` slot holds the session this feature set when it opened. */
+function sessionOf(connection: Connection): Session | undefined {
+  return connection.access as Session | undefined;
+}
+
+/** What the auth feature is handed by `server.ts`. */
+export interface AuthHost {
+  readonly log: Logger;
+  sendTo(connection: Connection, envelope: Envelope): boolean;
+  closeConnection(connection: Connection, code: number, reason: string): void;
+  /** A connection's identity or grants changed: the other features drop what it may no longer have. */
+  accessChanged(connection: Connection, reason: string): void;
+}
+
+const authInput = z.strictObject({ token: z.string().min(1) });
+
 // The one timer callback for every session: no closure per connection.
 function onSessionTimer(auth: Auth, connection: Connection): void {
   auth.timerFired(connection);
@@ -90,49 +109,42 @@ function onSessionTimer(auth: Auth, connection: Connection): void {
  * const auth = new Auth(core, resolveAuthOptions({ secret }), new GrantStore());
  * auth.install();
  */
-export class Auth implements GrantApi {
+export class Auth implements Feature, GrantApi {
+  readonly name = 'auth';
   readonly options: ResolvedAuthOptions;
   readonly store: GrantStore;
   /** The grants of an anonymous connection. */
   readonly defaults: GrantSet;
-  /**
-   * Called after a connection's identity or grants changed and before `$grants` is pushed; the channel
-   * subsystem drops the subscriptions that are no longer allowed here.
-   */
-  onAccessChange: (connection: Connection, reason: string) => void = () => {};
-  private readonly core: Core;
+  readonly routes: readonly ProtocolRoute[];
+  private readonly core: AuthHost;
   private readonly verifyToken: ((token: string) => Promise<Verified>) | undefined;
   private readonly anonymous: Session;
   /** Local connections by identity id: what a grant change or a disabled user applies to. */
   private readonly byIdentity = new Map<string, Set<Connection>>();
 
-  constructor(core: Core, options: ResolvedAuthOptions, store: GrantStore) {
-    this.core = core;
+  constructor(host: AuthHost, options: ResolvedAuthOptions, store: GrantStore) {
+    this.core = host;
     this.options = options;
     this.store = store;
     this.defaults = grantSet(options.defaultGrants);
     const jwt = options.secret !== undefined || options.publicKeys.length > 0 || options.jwksUrl !== undefined;
     this.verifyToken = jwt ? createVerifier(options) : undefined;
     this.anonymous = Object.freeze({ identity: undefined, grants: this.defaults, timer: undefined, warned: false, request: undefined }) as Session;
-  }
-
-  /** Registers with the core: upgrade check, `$auth`, admission, welcome fields, open/close listeners. */
-  install(): void {
-    const core = this.core;
-    core.upgradeChecks.push(this.checkUpgrade);
-    core.system.set(SystemType.auth, this.onAuth);
-    core.openListeners.push(this.onOpen);
-    core.closeListeners.push(this.onClose);
-    core.welcomeFields.push(this.welcome);
-    core.readyListeners.push(this.onReady);
-    core.admit = this.admit;
+    this.routes = [
+      {
+        type: SystemType.auth,
+        input: authInput,
+        description: 'authenticate, or refresh the token of the same identity',
+        handler: (data: z.output<typeof authInput>, ctx: HandlerContext) => this.onAuth(ctx.connection, data.token, ctx),
+      },
+    ];
   }
 
   // ---------------------------------------------------------------- checks other subsystems use
 
   /** A connection's effective grants. */
   grantsOfConnection(connection: Connection): GrantSet {
-    return connection.session?.grants ?? this.defaults;
+    return sessionOf(connection)?.grants ?? this.defaults;
   }
 
   /**
@@ -141,7 +153,7 @@ export class Auth implements GrantApi {
    */
   allows(connection: Connection, action: GrantAction, target: string): boolean | Promise<boolean> {
     if (this.grantsOfConnection(connection).allows(action, target)) return true;
-    const identity = connection.session?.identity;
+    const identity = sessionOf(connection)?.identity;
     return identity === undefined ? false : this.askHook(identity, action, target);
   }
 
@@ -217,47 +229,47 @@ export class Auth implements GrantApi {
 
   // ---------------------------------------------------------------- core listeners
 
-  private readonly checkUpgrade = async (request: IncomingMessage, context: UpgradeContext): Promise<UpgradeDecision<UpgradeContext>> => {
+  async upgrade(request: IncomingMessage, context: UpgradeContext): Promise<UpgradeDecision<UpgradeContext>> {
     const verified = await this.authenticate(bearerToken(request), request);
     if (verified === undefined) return { ok: true, context };
     if (!verified.ok) {
       return { ok: false, status: verified.code === ErrorCode.userDisabled ? 403 : 401, code: verified.code, message: verified.message };
     }
     return { ok: true, context: { ...context, identity: verified.identity } };
-  };
+  }
 
-  private readonly onOpen = (connection: Connection, context: UpgradeContext): void => {
+  open(connection: Connection, context: UpgradeContext): void {
     const identity = context.identity;
     // The hook may need the request again for `$auth`; otherwise it is not kept.
     const request = this.options.authenticate ? context.request : undefined;
     if (identity !== undefined) {
-      connection.session = { identity, grants: this.grantSetFor(identity), timer: undefined, warned: false, request };
+      connection.access = { identity, grants: this.grantSetFor(identity), timer: undefined, warned: false, request } as Session;
       this.index(connection, identity.id);
       // Disabled between the upgrade check and now.
       const disabled = this.store.disabled(identity.id);
       if (disabled !== undefined) this.core.closeConnection(connection, CloseCode.kicked, closeReason(disabled));
     } else if (!this.options.anonymous || request !== undefined) {
-      connection.session = { identity: undefined, grants: this.defaults, timer: undefined, warned: false, request };
+      connection.access = { identity: undefined, grants: this.defaults, timer: undefined, warned: false, request } as Session;
     } else {
-      connection.session = this.anonymous;
+      connection.access = this.anonymous;
     }
-  };
+  }
 
   /** Timers start once `$welcome` is out, so a warning never comes before it. */
-  private readonly onReady = (connection: Connection): void => {
+  ready(connection: Connection): void {
     this.arm(connection);
-  };
+  }
 
-  private readonly onClose = (connection: Connection): void => {
-    const session = connection.session;
+  close(connection: Connection): void {
+    const session = sessionOf(connection);
     if (session === undefined || session === this.anonymous) return;
     clearTimeout(session.timer);
     session.timer = undefined;
     if (session.identity) this.unindex(connection, session.identity.id);
-  };
+  }
 
-  private readonly welcome = (connection: Connection): Record<string, unknown> => {
-    const session = connection.session;
+  welcome(connection: Connection): Record<string, unknown> {
+    const session = sessionOf(connection);
     if (session === undefined) return {};
     const identity = session.identity;
     if (identity === undefined) return { grants: session.grants.list };
@@ -266,50 +278,49 @@ export class Auth implements GrantApi {
       grants: session.grants.list,
       ...(identity.expiresAt === undefined ? {} : { expiresAt: identity.expiresAt }),
     };
-  };
+  }
 
-  /** Every message passes here: unauthenticated connections may only authenticate; plug messages need `call:`. */
-  private readonly admit = (connection: Connection, type: string): Admission => {
-    const session = connection.session;
+  describe(connection: Connection): Partial<ConnectionInfo> {
+    const session = sessionOf(connection);
+    if (session === undefined) return {};
+    return {
+      ...(session.identity ? { identity: { id: session.identity.id, info: session.identity.info ?? {} } } : {}),
+      grants: session.grants.list,
+    };
+  }
+
+  /**
+   * Every message passes here. Before authentication (on a server that requires it) every type but `$auth`
+   * and `$ping` gets `unauthenticated`, whether it exists or not, so types cannot be enumerated; plug
+   * messages need `call:`; protocol messages check their own grants (subscribe, publish, broadcast).
+   */
+  authorize(connection: Connection, type: string, route: RouteKind | undefined): Admission {
+    const session = sessionOf(connection);
     if (session === undefined) return undefined;
     if (session.identity === undefined && !this.options.anonymous) {
       return type === SystemType.auth || type === SystemType.ping ? undefined : UNAUTHENTICATED;
     }
-    // Protocol messages check their own grants (subscribe, publish, broadcast).
-    if (type.charCodeAt(0) === 36 /* $ */) return undefined;
+    if (route === undefined || route.protocol) return undefined;
     if (session.grants.allows('call', type)) return undefined;
     if (session.identity === undefined || this.options.authorize === undefined) return forbidden('call', type);
     const answer = this.askHook(session.identity, 'call', type);
     if (answer === true) return undefined;
     if (answer === false) return forbidden('call', type);
     return answer.then((allowed) => (allowed ? undefined : forbidden('call', type)));
-  };
+  }
 
   // ---------------------------------------------------------------- $auth
 
-  private readonly onAuth = async (connection: Connection, envelope: Envelope): Promise<void> => {
-    const token = (envelope.data as { token?: unknown } | undefined)?.token;
-    if (typeof token !== 'string') {
-      return this.core.sendError(connection, envelope.type, envelope.id, ErrorCode.invalidPayload, 'send $auth { token: "<jwt>" }', {
-        issues: [{ path: ['token'], message: 'expected a string' }],
-      });
-    }
-    const verified = await this.authenticate(token, connection.session?.request);
+  private async onAuth(connection: Connection, token: string, ctx: HandlerContext): Promise<void> {
+    const verified = await this.authenticate(token, sessionOf(connection)?.request);
     if (connection.closed) return;
     if (verified === undefined || !verified.ok) {
-      const code = verified?.code ?? ErrorCode.authFailed;
-      return this.core.sendError(connection, envelope.type, envelope.id, code, verified?.message ?? 'the credentials were refused');
+      throw new MessageError(verified?.code ?? ErrorCode.authFailed, verified?.message ?? 'the credentials were refused');
     }
     const identity = verified.identity;
-    const current = connection.session?.identity;
+    const current = sessionOf(connection)?.identity;
     if (current !== undefined && current.id !== identity.id) {
-      return this.core.sendError(
-        connection,
-        envelope.type,
-        envelope.id,
-        ErrorCode.forbidden,
-        `a refresh must be for the same identity ("${current.id}"); open a new connection to switch users`,
-      );
+      throw new MessageError(ErrorCode.forbidden, `a refresh must be for the same identity ("${current.id}"); open a new connection to switch users`);
     }
     const before = this.grantsOfConnection(connection);
     const session = this.ownSession(connection);
@@ -317,23 +328,17 @@ export class Auth implements GrantApi {
     session.grants = this.grantSetFor(identity);
     session.warned = false;
     if (current === undefined) this.index(connection, identity.id);
-    if (envelope.id !== undefined) {
-      this.core.sendTo(connection, {
-        type: envelope.type,
-        id: envelope.id,
-        data: { identity: { id: identity.id, info: identity.info ?? {} }, grants: session.grants.list, expiresAt: identity.expiresAt ?? null },
-      });
-    }
+    ctx.reply({ identity: { id: identity.id, info: identity.info ?? {} }, grants: session.grants.list, expiresAt: identity.expiresAt ?? null });
     this.applied(connection, before, current === undefined ? GrantsReason.authenticated : GrantsReason.tokenRefreshed, UnsubscribeReason.grantRevoked);
     this.arm(connection);
-  };
+  }
 
   /** The connection's own session, replacing the shared anonymous one. */
   private ownSession(connection: Connection): Session {
-    const session = connection.session;
+    const session = sessionOf(connection);
     if (session !== undefined && session !== this.anonymous) return session;
     const own: Session = { identity: undefined, grants: this.defaults, timer: undefined, warned: false, request: undefined };
-    connection.session = own;
+    connection.access = own;
     return own;
   }
 
@@ -344,7 +349,7 @@ export class Auth implements GrantApi {
    * One timer per connection, unref'd; re-armed on every `$auth`.
    */
   private arm(connection: Connection): void {
-    const session = connection.session;
+    const session = sessionOf(connection);
     if (session === undefined || session === this.anonymous || connection.closed) return;
     clearTimeout(session.timer);
     session.timer = undefined;
@@ -373,7 +378,7 @@ export class Auth implements GrantApi {
 
   /** @internal the session timer fired. */
   timerFired(connection: Connection): void {
-    const session = connection.session;
+    const session = sessionOf(connection);
     if (session === undefined || connection.closed) return;
     session.timer = undefined;
     if (session.identity === undefined) {
@@ -385,7 +390,7 @@ export class Auth implements GrantApi {
   }
 
   private expire(connection: Connection): void {
-    const session = connection.session!;
+    const session = sessionOf(connection)!;
     const identity = session.identity!;
     if (this.options.onExpiry === 'close') {
       this.core.closeConnection(connection, CloseCode.unauthorized, 'token_expired');
@@ -409,7 +414,7 @@ export class Auth implements GrantApi {
 
   /** After an identity or grant change: channels drop what is no longer allowed, then `$grants` tells the client. */
   private applied(connection: Connection, before: GrantSet, reason: string, unsubscribeReason: string): void {
-    this.onAccessChange(connection, unsubscribeReason);
+    this.core.accessChanged(connection, unsubscribeReason);
     const after = this.grantsOfConnection(connection);
     if (after === before) return;
     const { added, removed } = diffGrants(before, after);
@@ -423,7 +428,7 @@ export class Auth implements GrantApi {
     const connections = this.byIdentity.get(identityId);
     if (connections === undefined) return;
     for (const connection of [...connections]) {
-      const session = connection.session!;
+      const session = sessionOf(connection)!;
       const before = session.grants;
       session.grants = this.grantSetFor(session.identity!);
       this.applied(connection, before, reason, UnsubscribeReason.grantRevoked);

@@ -5,28 +5,8 @@ import type { JWK } from 'jose';
 import { DevErrorCode, SwitchboardError } from '../errors.ts';
 import { isGrant } from '../grants/grant-set.ts';
 
-/**
- * Who a connection is. From a JWT: `id` is `sub`, `info` the `info` claim, `grants` the `grants` claim and
- * `expiresAt` comes from `exp`. An `authenticate` hook returns one itself.
- *
- * @example
- * { id: 'user-42', info: { name: 'Ada' }, grants: ['subscribe:private-team-a'], expiresAt: Date.now() + 3_600_000 }
- */
-export interface Identity {
-  id: string;
-  /** Public information about the identity: what other members of a presence channel see. */
-  info?: Record<string, unknown>;
-  grants: string[];
-  /** When the credentials expire, in ms since the epoch. */
-  expiresAt?: number;
-}
-
-/** What the `authorize` hook is asked about. */
-export interface AuthorizeRequest {
-  action: 'subscribe' | 'publish' | 'call' | 'broadcast';
-  /** The channel or message type; '' for `broadcast`. */
-  target: string;
-}
+export type { Identity, AuthorizeRequest } from '../identity.ts';
+import type { Identity, AuthorizeRequest } from '../identity.ts';
 
 /** A public key to verify tokens with: a KeyObject or CryptoKey, a JWK, or a PEM string. */
 export type PublicKeyInput = KeyObject | CryptoKey | JWK | string;

@@ -11,14 +11,16 @@ import {
   type PresenceChange,
   type Unsubscribed,
 } from '@switchboard/protocol';
+import { z } from 'zod';
 import type { ChannelApi, ChannelInfo, PublishOptions } from '../api.ts';
 import type { Auth } from '../auth/auth.ts';
-import { BROADCAST_TOPIC, channelTopic, type BusMessage } from '../bus/bus.ts';
-import type { Connection } from '../connection.ts';
-import type { Core } from '../core.ts';
-import { DevErrorCode, SwitchboardError } from '../errors.ts';
+import { BROADCAST_TOPIC, channelTopic, type Bus, type BusMessage } from '../bus/bus.ts';
+import type { Connection, ConnectionInfo } from '../connection/connection.ts';
+import { DevErrorCode, MessageError, SwitchboardError } from '../errors.ts';
+import type { Feature, ProtocolRoute } from '../feature.ts';
+import type { HandlerContext } from '../plug/define.ts';
 import { grantFor } from '../grants/grant-set.ts';
-import type { ResolvedChannelOptions } from './options.ts';
+import type { ResolvedChannelOptions } from '../options.ts';
 import { Presence } from './presence.ts';
 
 /** How a subscription was admitted, which decides whether a grant change can end it. */
@@ -42,17 +44,25 @@ interface Channel {
   readonly presence: Presence | undefined;
 }
 
-/** What a channel message needs from a client's payload. */
-interface Payload {
-  channel?: unknown;
-  event?: unknown;
-  data?: unknown;
-  exceptSelf?: unknown;
+/** What the channels feature is handed by `server.ts`. */
+export interface ChannelsHost {
+  readonly bus: Bus;
+  sendTo(connection: Connection, envelope: Envelope): boolean;
+  /** Encode-once delivery to many local connections. */
+  fanout(message: BusMessage, recipients: Iterable<Connection>): number;
 }
 
-function payloadOf(envelope: Envelope): Payload {
-  const data = envelope.data;
-  return typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Payload) : {};
+// The payloads of the channel protocol messages. A name that is a string but not a valid channel name gets
+// `bad_channel` from the handler; anything else that does not fit gets `invalid_payload` with its issues.
+const eventName = z.string().min(1).max(MAX_EVENT_LENGTH);
+const channelInput = z.strictObject({ channel: z.string() });
+const publishInput = z.strictObject({ channel: z.string(), event: eventName, data: z.unknown().optional(), exceptSelf: z.boolean().optional() });
+const broadcastInput = z.strictObject({ event: eventName, data: z.unknown().optional(), exceptSelf: z.boolean().optional() });
+
+/** A valid channel name, or MessageError `bad_channel`. */
+function channelName(name: string): string {
+  if (!CHANNEL_NAME_PATTERN.test(name)) throw new MessageError(ErrorCode.badChannel, 'channel must be 1 to 200 of A-Z a-z 0-9 _-.:@=,;');
+  return name;
 }
 
 function isChannelName(name: unknown): name is string {
@@ -81,28 +91,53 @@ function jsonLength(data: unknown): number {
  * channels.install();
  * channels.publish('orders.eu', 'created', { id: 7 });
  */
-export class Channels implements ChannelApi {
+export class Channels implements Feature, ChannelApi {
+  readonly name = 'channels';
   readonly options: ResolvedChannelOptions;
-  private readonly core: Core;
+  readonly routes: readonly ProtocolRoute[];
+  private readonly core: ChannelsHost;
   private readonly auth: Auth;
   /** Channels with local subscribers, by bus topic. */
   private readonly byTopic = new Map<string, Channel>();
+  /** Each connection's subscriptions, with how each was admitted. */
+  private readonly subscriptionsOf = new Map<Connection, Map<string, number>>();
 
-  constructor(core: Core, auth: Auth, options: ResolvedChannelOptions) {
-    this.core = core;
+  constructor(host: ChannelsHost, auth: Auth, options: ResolvedChannelOptions) {
+    this.core = host;
     this.auth = auth;
     this.options = options;
+    this.routes = [
+      {
+        type: SystemType.subscribe,
+        input: channelInput,
+        description: 'subscribe to a channel',
+        handler: (data: z.output<typeof channelInput>, ctx: HandlerContext) => this.onSubscribe(ctx, channelName(data.channel)),
+      },
+      {
+        type: SystemType.unsubscribe,
+        input: channelInput,
+        description: 'leave a channel',
+        handler: (data: z.output<typeof channelInput>, ctx: HandlerContext) => this.onUnsubscribe(ctx.connection, channelName(data.channel)),
+      },
+      {
+        type: SystemType.publish,
+        input: publishInput,
+        description: 'publish an event to a channel',
+        handler: (data: z.output<typeof publishInput>, ctx: HandlerContext) => this.onPublish(ctx.connection, channelName(data.channel), data),
+      },
+      {
+        type: SystemType.broadcast,
+        input: broadcastInput,
+        description: 'send an event to every connection',
+        handler: (data: z.output<typeof broadcastInput>, ctx: HandlerContext) => this.onBroadcast(ctx.connection, data),
+      },
+    ];
   }
 
-  /** Registers the `$subscribe`, `$unsubscribe`, `$publish` and `$broadcast` handlers and the listeners. */
-  install(): void {
-    const system = this.core.system;
-    system.set(SystemType.subscribe, this.onSubscribe);
-    system.set(SystemType.unsubscribe, this.onUnsubscribe);
-    system.set(SystemType.publish, this.onPublish);
-    system.set(SystemType.broadcast, this.onBroadcast);
-    this.core.closeListeners.push(this.onClose);
-    this.auth.onAccessChange = this.revalidate;
+  /** The channels a connection is subscribed to. */
+  describe(connection: Connection): Partial<ConnectionInfo> {
+    const subscriptions = this.subscriptionsOf.get(connection);
+    return subscriptions ? { channels: [...subscriptions.keys()] } : {};
   }
 
   // ---------------------------------------------------------------- ChannelApi
@@ -165,14 +200,19 @@ export class Channels implements ChannelApi {
       this.core.bus.subscribe(topic, this.onBusMessage);
     }
     channel.subscribers.add(connection);
-    (connection.subscriptions ??= new Map()).set(name, admitted);
+    let subscriptions = this.subscriptionsOf.get(connection);
+    if (subscriptions === undefined) {
+      subscriptions = new Map();
+      this.subscriptionsOf.set(connection, subscriptions);
+    }
+    subscriptions.set(name, admitted);
     return channel;
   }
 
   /** Removes a connection from a channel; a presence member that left is announced to the others. */
   private remove(connection: Connection, channel: Channel): void {
     channel.subscribers.delete(connection);
-    connection.subscriptions?.delete(channel.name);
+    this.subscriptionsOf.get(connection)?.delete(channel.name);
     const left = channel.presence?.leave(connection);
     if (left !== undefined) this.announce(channel, 'leave', left, undefined);
     if (channel.subscribers.size === 0) {
@@ -190,18 +230,14 @@ export class Channels implements ChannelApi {
 
   // ---------------------------------------------------------------- protocol handlers
 
-  private readonly onSubscribe = async (connection: Connection, envelope: Envelope): Promise<void> => {
-    const core = this.core;
-    const name = payloadOf(envelope).channel;
-    if (!isChannelName(name)) {
-      return core.sendError(connection, envelope.type, envelope.id, ErrorCode.badChannel, 'channel must be 1 to 200 of A-Z a-z 0-9 _-.:@=,;');
-    }
+  private async onSubscribe(ctx: HandlerContext, name: string): Promise<void> {
+    const connection = ctx.connection;
     const kind = channelKind(name);
     const identity = connection.identity;
     let admitted: number = Admitted.public;
-    if (kind !== 'public' && !connection.subscriptions?.has(name)) {
+    if (kind !== 'public' && !this.subscriptionsOf.get(connection)?.has(name)) {
       if (kind === 'presence' && identity === undefined) {
-        return core.sendError(connection, envelope.type, envelope.id, ErrorCode.unauthenticated, 'presence channels need an identity; authenticate first');
+        throw new MessageError(ErrorCode.unauthenticated, 'presence channels need an identity; authenticate first');
       }
       if (this.auth.grantsOfConnection(connection).allows('subscribe', name)) admitted = Admitted.grant;
       else {
@@ -209,122 +245,80 @@ export class Channels implements ChannelApi {
         const allowed = typeof answer === 'boolean' ? answer : await answer;
         if (connection.closed) return;
         // The identity may have changed while the hook decided; its answer was about the old one.
-        if (!allowed || connection.identity !== identity) {
-          const grant = grantFor('subscribe', name);
-          return core.sendError(connection, envelope.type, envelope.id, ErrorCode.forbidden, `missing grant "${grant}"`, { grant });
-        }
+        if (!allowed || connection.identity !== identity) throw forbiddenError('subscribe', name);
         admitted = Admitted.hook;
       }
     }
-    const subscriptions = connection.subscriptions;
-    if (subscriptions?.has(name)) return this.replySubscribed(connection, envelope, name);
+    const subscriptions = this.subscriptionsOf.get(connection);
+    if (subscriptions?.has(name)) return this.replySubscribed(ctx, name);
     if (subscriptions !== undefined && subscriptions.size >= this.options.maxPerConnection) {
-      return core.sendError(connection, envelope.type, envelope.id, ErrorCode.limitExceeded, `at most ${this.options.maxPerConnection} channels per connection`, {
-        limit: 'maxPerConnection',
-      });
+      throw new MessageError(ErrorCode.limitExceeded, `at most ${this.options.maxPerConnection} channels per connection`, { limit: 'maxPerConnection' });
     }
     const existing = this.byTopic.get(channelTopic(name));
     if (existing !== undefined && existing.subscribers.size >= this.options.maxSubscribers) {
-      return core.sendError(connection, envelope.type, envelope.id, ErrorCode.limitExceeded, `channel ${name} has ${this.options.maxSubscribers} subscribers, its limit`, {
-        limit: 'maxSubscribers',
-      });
+      throw new MessageError(ErrorCode.limitExceeded, `channel ${name} has ${this.options.maxSubscribers} subscribers, its limit`, { limit: 'maxSubscribers' });
     }
     const channel = this.add(connection, name, admitted);
     const joined = channel.presence && identity ? channel.presence.join(connection, identity) : undefined;
-    this.replySubscribed(connection, envelope, name);
+    this.replySubscribed(ctx, name);
     if (joined !== undefined) this.announce(channel, 'join', joined, connection.id);
-  };
-
-  private replySubscribed(connection: Connection, envelope: Envelope, name: string): void {
-    if (envelope.id === undefined) return;
-    const presence = this.byTopic.get(channelTopic(name))?.presence;
-    const data = presence ? { channel: name, members: presence.list() } : { channel: name };
-    this.core.sendTo(connection, { type: envelope.type, id: envelope.id, data });
   }
 
-  private readonly onUnsubscribe = (connection: Connection, envelope: Envelope): void => {
-    const name = payloadOf(envelope).channel;
-    if (!isChannelName(name)) {
-      return this.core.sendError(connection, envelope.type, envelope.id, ErrorCode.badChannel, 'channel must be 1 to 200 of A-Z a-z 0-9 _-.:@=,;');
-    }
-    const channel = connection.subscriptions?.has(name) ? this.byTopic.get(channelTopic(name)) : undefined;
-    if (channel === undefined) {
-      return this.core.sendError(connection, envelope.type, envelope.id, ErrorCode.notSubscribed, `not subscribed to ${name}`);
-    }
+  private replySubscribed(ctx: HandlerContext, name: string): void {
+    const presence = this.byTopic.get(channelTopic(name))?.presence;
+    ctx.reply(presence ? { channel: name, members: presence.list() } : { channel: name });
+  }
+
+  private onUnsubscribe(connection: Connection, name: string): { channel: string } {
+    const channel = this.subscriptionsOf.get(connection)?.has(name) ? this.byTopic.get(channelTopic(name)) : undefined;
+    if (channel === undefined) throw new MessageError(ErrorCode.notSubscribed, `not subscribed to ${name}`);
     this.remove(connection, channel);
-    if (envelope.id !== undefined) this.core.sendTo(connection, { type: envelope.type, id: envelope.id, data: { channel: name } });
-  };
+    return { channel: name };
+  }
 
-  private readonly onPublish = async (connection: Connection, envelope: Envelope): Promise<void> => {
-    const core = this.core;
-    const payload = payloadOf(envelope);
-    const name = payload.channel;
-    if (!isChannelName(name)) {
-      return core.sendError(connection, envelope.type, envelope.id, ErrorCode.badChannel, 'channel must be 1 to 200 of A-Z a-z 0-9 _-.:@=,;');
-    }
-    if (!isEventName(payload.event)) {
-      return core.sendError(connection, envelope.type, envelope.id, ErrorCode.invalidPayload, 'invalid payload for "$publish"', {
-        issues: [{ path: ['event'], message: `expected a string of 1 to ${MAX_EVENT_LENGTH} characters` }],
-      });
-    }
-    const event = payload.event;
+  private async onPublish(connection: Connection, name: string, payload: z.output<typeof publishInput>): Promise<Record<string, never> | undefined> {
     const answer = this.auth.allows(connection, 'publish', name);
-    if (!(typeof answer === 'boolean' ? answer : await answer)) {
-      const grant = grantFor('publish', name);
-      return core.sendError(connection, envelope.type, envelope.id, ErrorCode.forbidden, `missing grant "${grant}"`, { grant });
-    }
-    if (jsonLength(payload.data) > this.options.maxMessageBytes) {
-      return core.sendError(connection, envelope.type, envelope.id, ErrorCode.limitExceeded, `data is larger than ${this.options.maxMessageBytes} bytes of JSON`, {
-        limit: 'maxMessageBytes',
-      });
-    }
-    if (connection.closed) return;
-    this.send(name, event, payload.data, connection.identity?.id, payload.exceptSelf === true ? connection.id : undefined);
-    if (envelope.id !== undefined) core.sendTo(connection, { type: envelope.type, id: envelope.id, data: {} });
-  };
+    if (!(typeof answer === 'boolean' ? answer : await answer)) throw forbiddenError('publish', name);
+    this.checkSize(payload.data);
+    if (connection.closed) return undefined;
+    this.send(name, payload.event, payload.data, connection.identity?.id, payload.exceptSelf === true ? connection.id : undefined);
+    return {};
+  }
 
-  private readonly onBroadcast = async (connection: Connection, envelope: Envelope): Promise<void> => {
-    const core = this.core;
-    const payload = payloadOf(envelope);
-    if (!isEventName(payload.event)) {
-      return core.sendError(connection, envelope.type, envelope.id, ErrorCode.invalidPayload, 'invalid payload for "$broadcast"', {
-        issues: [{ path: ['event'], message: `expected a string of 1 to ${MAX_EVENT_LENGTH} characters` }],
-      });
-    }
-    const event = payload.event;
+  private async onBroadcast(connection: Connection, payload: z.output<typeof broadcastInput>): Promise<Record<string, never> | undefined> {
     const answer = this.auth.allows(connection, 'broadcast', '');
-    if (!(typeof answer === 'boolean' ? answer : await answer)) {
-      return core.sendError(connection, envelope.type, envelope.id, ErrorCode.forbidden, 'missing grant "broadcast"', { grant: 'broadcast' });
+    if (!(typeof answer === 'boolean' ? answer : await answer)) throw new MessageError(ErrorCode.forbidden, 'missing grant "broadcast"', { grant: 'broadcast' });
+    this.checkSize(payload.data);
+    if (connection.closed) return undefined;
+    this.broadcastEvent(payload.event, payload.data, connection.identity?.id, payload.exceptSelf === true ? connection.id : undefined);
+    return {};
+  }
+
+  private checkSize(data: unknown): void {
+    if (jsonLength(data) > this.options.maxMessageBytes) {
+      throw new MessageError(ErrorCode.limitExceeded, `data is larger than ${this.options.maxMessageBytes} bytes of JSON`, { limit: 'maxMessageBytes' });
     }
-    if (jsonLength(payload.data) > this.options.maxMessageBytes) {
-      return core.sendError(connection, envelope.type, envelope.id, ErrorCode.limitExceeded, `data is larger than ${this.options.maxMessageBytes} bytes of JSON`, {
-        limit: 'maxMessageBytes',
-      });
-    }
-    if (connection.closed) return;
-    this.broadcastEvent(event, payload.data, connection.identity?.id, payload.exceptSelf === true ? connection.id : undefined);
-    if (envelope.id !== undefined) core.sendTo(connection, { type: envelope.type, id: envelope.id, data: {} });
-  };
+  }
 
   // ---------------------------------------------------------------- cleanup and live changes
 
-  private readonly onClose = (connection: Connection): void => {
-    const subscriptions = connection.subscriptions;
+  close(connection: Connection): void {
+    const subscriptions = this.subscriptionsOf.get(connection);
     if (subscriptions === undefined) return;
     for (const name of subscriptions.keys()) {
       const channel = this.byTopic.get(channelTopic(name));
       if (channel !== undefined) this.remove(connection, channel);
     }
-    connection.subscriptions = undefined;
-  };
+    this.subscriptionsOf.delete(connection);
+  }
 
   /**
    * After the connection's grants or identity changed: drops, at once, every subscription it may no
    * longer have, telling it with `$unsubscribed`. Synchronous, so a publish right after a revoke no longer
    * reaches it.
    */
-  private readonly revalidate = (connection: Connection, reason: string): void => {
-    const subscriptions = connection.subscriptions;
+  accessChanged(connection: Connection, reason: string): void {
+    const subscriptions = this.subscriptionsOf.get(connection);
     if (subscriptions === undefined || subscriptions.size === 0) return;
     const grants = this.auth.grantsOfConnection(connection);
     const identity = connection.identity;
@@ -341,5 +335,10 @@ export class Channels implements ChannelApi {
       const notice: Unsubscribed = { channel: name, reason, grant: grantFor('subscribe', name) };
       this.core.sendTo(connection, { type: SystemType.unsubscribed, data: notice });
     }
-  };
+  }
+}
+
+function forbiddenError(action: 'subscribe' | 'publish', name: string): MessageError {
+  const grant = grantFor(action, name);
+  return new MessageError(ErrorCode.forbidden, `missing grant "${grant}"`, { grant });
 }

@@ -1,7 +1,7 @@
 // Presence: who is in a presence channel, one member per identity however many connections it has.
 import type { Member } from '@switchboard/protocol';
-import type { Identity } from '../auth/options.ts';
-import type { Connection } from '../connection.ts';
+import type { Identity } from '../identity.ts';
+import type { Connection } from '../connection/connection.ts';
 
 /**
  * The members of one presence channel on this node. A member joins with its identity's first connection

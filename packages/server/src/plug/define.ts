@@ -1,18 +1,84 @@
-// definePlug: how a plug declares its messages, handlers and hooks, with types inferred from the schemas.
+// definePlug: how a plug declares its messages, pushes, channel events and hooks, with types inferred from the schemas.
 import type { z } from 'zod';
-import type { RequestId, Envelope } from '@switchboard/protocol';
+import type { RequestId, Envelope, WithPushes } from '@switchboard/protocol';
 import type { Logger } from 'pino';
-import type { Connection } from '../connection.ts';
-import type { ServerApi } from '../api.ts';
+import type { Connection } from '../connection/connection.ts';
+import type { BroadcastOptions, PublishOptions, ServerApi } from '../api.ts';
 
 /** Any zod schema. */
 export type Schema = z.ZodType;
 
+/** Names mapped to zod schemas: a plug's pushes (push type → data) or channel events (event → data). */
+export type SchemaMap = Record<string, Schema>;
+
 /** What a handler's reply must be: the output schema's input type, or anything when there is none. */
 export type ReplyOf<O> = O extends z.ZodType ? z.input<O> : unknown;
 
-/** The context a handler receives beside its validated payload. */
-export interface HandlerContext<R = unknown> {
+declare const repliedBrand: unique symbol;
+/**
+ * What `ctx.reply()` returns. A handler whose message declares `output` must return its reply; one that
+ * replied early returns this instead, so forgetting to reply does not compile.
+ *
+ * @example
+ * handler(data, ctx) {
+ *   return ctx.reply({ accepted: true }); // reply now, keep working
+ * }
+ */
+export interface Replied {
+  readonly [repliedBrand]: true;
+}
+
+/** The value `ctx.reply()` returns at run time; a handler's return value is ignored once it replied. */
+export const REPLIED: Replied = Object.freeze({}) as Replied;
+
+/** What a handler may return: with `output`, the reply (or `ctx.reply()`'s value), maybe as a promise; anything without. */
+export type HandlerResult<O> = O extends Schema ? z.input<O> | Replied | Promise<z.input<O> | Replied> : unknown;
+
+/** Whether a schema map declares anything: plugs that declare no pushes or events keep loose `send` and `publish`. */
+type Declares<M> = [keyof M] extends [never] ? false : true;
+
+/** The data argument (and what follows it) of sending a message of schema `S`; optional when `S` accepts undefined. */
+type DataArgs<S, Tail extends unknown[] = []> = S extends Schema
+  ? undefined extends z.input<S>
+    ? [data?: z.input<S>, ...Tail]
+    : [data: z.input<S>, ...Tail]
+  : never;
+
+/** `ctx.send` of a plug that declares pushes `P`: only those types, each with its schema's data. */
+type TypedSend<P> = <K extends keyof P & string>(type: K, ...args: DataArgs<P[K]>) => void;
+
+/**
+ * `ServerApi` as a plug that declares pushes `P` and channel events `E` sees it: `broadcast` and `send` take
+ * only its push types with their data, `publish` only its events. Without declarations it is `ServerApi`.
+ *
+ * @example
+ * // in a plug declaring pushes: { 'chat.message': z.object({ text: z.string() }) }
+ * ctx.server.broadcast('chat.message', { text }); // compiles
+ * ctx.server.broadcast('chat.mesage', { text }); // does not
+ */
+export type TypedServerApi<P = Record<never, never>, E = Record<never, never>> = [keyof P | keyof E] extends [never]
+  ? ServerApi
+  : Omit<ServerApi, 'broadcast' | 'send' | 'publish'> & {
+      /** Sends one of this plug's pushes to every connection (on every node, through the bus). */
+      broadcast: Declares<P> extends true
+        ? <K extends keyof P & string>(type: K, ...args: DataArgs<P[K], [options?: BroadcastOptions]>) => void
+        : ServerApi['broadcast'];
+      /** Sends one of this plug's pushes to one connection of this node; false when it is not (or no longer) here. */
+      send: Declares<P> extends true
+        ? <K extends keyof P & string>(connectionId: string, type: K, ...args: DataArgs<P[K]>) => boolean
+        : ServerApi['send'];
+      /** Publishes one of this plug's channel events to every subscriber of a channel. */
+      publish: Declares<E> extends true
+        ? <K extends keyof E & string>(channel: string, event: K, ...args: DataArgs<E[K], [options?: PublishOptions]>) => void
+        : ServerApi['publish'];
+    };
+
+/**
+ * The context a handler receives beside its validated payload. `R` is the reply type, `P` and `E` the plug's
+ * pushes and channel events (when it declares them, `send`, `server.broadcast` and `server.publish` are
+ * checked against them).
+ */
+export interface HandlerContext<R = unknown, P = Record<never, never>, E = Record<never, never>> {
   /** The connection that sent the message. */
   readonly connection: Connection;
   /** The message type being handled. */
@@ -20,13 +86,13 @@ export interface HandlerContext<R = unknown> {
   /** The request id, when the message is a request. */
   readonly id: RequestId | undefined;
   /** Replies to the request now (otherwise the handler's return value is the reply). Once only. */
-  reply(data: R): void;
-  /** Pushes a server-initiated message to this connection. */
-  send(type: string, data?: unknown): void;
+  reply(data: R): Replied;
+  /** Pushes a server-initiated message to this connection: one of the plug's pushes when it declares any. */
+  readonly send: Declares<P> extends true ? TypedSend<P> : (type: string, data?: unknown) => void;
   /** A logger bound to this plug, message type and connection. */
   readonly log: Logger;
   /** The server's API: broadcast, channels, connections, grants. */
-  readonly server: ServerApi;
+  readonly server: TypedServerApi<P, E>;
   /** This plug's state, kept across hot swaps of the plug (module variables are not). */
   readonly state: Map<string, unknown>;
 }
@@ -36,9 +102,10 @@ export interface MessageDefinition {
   input: Schema;
   output?: Schema;
   description?: string;
+  /** `false` lets payload keys the input schema does not declare through (zod strips them) instead of refusing them. */
+  strict?: boolean;
   handler: (data: unknown, ctx: HandlerContext) => unknown;
 }
-
 /** A message as a `beforeHandle` / `afterHandle` hook sees it. */
 export interface InboundMessage {
   readonly type: string;
@@ -97,50 +164,70 @@ export const HOOK_NAMES: readonly HookName[] = [
   'onDisconnect',
 ];
 
-/** The messages of a plug whose input schemas are `I` and output schemas `O`, keyed by message type. */
-export type Messages<I, O> = {
+/** The output schema of message `K`, or undefined when it declares none. */
+type OutputOf<O, K> = K extends keyof O ? O[K] : undefined;
+
+/**
+ * The messages of a plug whose input schemas are `I` and output schemas `O`, keyed by message type; `P` and
+ * `E` are the plug's pushes and channel events, which type the handlers' context.
+ */
+export type Messages<I, O, P = Record<never, never>, E = Record<never, never>> = {
   [K in keyof I]: {
     input: I[K];
     /** One line for the manifest and generated docs. */
     description?: string;
-    handler: (
-      data: z.output<I[K] & Schema>,
-      ctx: HandlerContext<ReplyOf<K extends keyof O ? O[K] : undefined>>,
-    ) => ReplyOf<K extends keyof O ? O[K] : undefined> | void | Promise<ReplyOf<K extends keyof O ? O[K] : undefined> | void>;
+    /**
+     * Payload keys the input schema does not declare are refused (`invalid_payload` naming the key) unless
+     * this is `false` (then zod strips them). A `.loose()` object keeps its extra keys either way.
+     */
+    strict?: boolean;
+    handler: (data: z.output<I[K] & Schema>, ctx: HandlerContext<ReplyOf<OutputOf<O, K>>, P, E>) => HandlerResult<OutputOf<O, K>>;
   };
 } & { [K in keyof O]: { output?: O[K] } };
 
-/** A plug: a name, its messages, and optional hooks. */
-export interface PlugDefinition<I = Record<string, Schema>, O = Record<string, unknown>> {
+/** A plug: a name, its messages, the pushes and channel events it sends, and optional hooks. */
+export interface PlugDefinition<I = Record<string, Schema>, O = Record<string, unknown>, P = Record<never, never>, E = Record<never, never>> {
   /** Unique among the server's plugs: letters, digits, `-` and `_`. */
   name: string;
   /** Shown in the manifest; defaults to a hash of the plug file. */
   version?: string;
-  messages: Messages<I, O>;
+  messages: Messages<I, O, P, E>;
+  /** The messages this plug sends unasked (`ctx.send`, `server.broadcast`, `server.send`): push type → schema of the data. */
+  pushes?: P;
+  /** The channel events this plug publishes (`server.publish(channel, event, data)`): event → schema of the data. */
+  events?: E;
   hooks?: Hooks;
   /** Runs when this version of the plug is loaded, before it takes traffic. Throwing rejects the version. */
-  onLoad?: (server: ServerApi, state: Map<string, unknown>) => void | Promise<void>;
+  onLoad?: (server: TypedServerApi<P, E>, state: Map<string, unknown>) => void | Promise<void>;
   /** Runs when this version is replaced or removed: clear its timers and subscriptions here. */
-  onUnload?: (server: ServerApi, state: Map<string, unknown>) => void | Promise<void>;
+  onUnload?: (server: TypedServerApi<P, E>, state: Map<string, unknown>) => void | Promise<void>;
 }
 
 const PLUG_BRAND: unique symbol = Symbol.for('switchboard.plug');
 
 /** A plug definition as returned by `definePlug`. */
-export type Plug<I = Record<string, Schema>, O = Record<string, unknown>> = PlugDefinition<I, O> & {
+export type Plug<I = Record<string, Schema>, O = Record<string, unknown>, P = Record<never, never>, E = Record<never, never>> = PlugDefinition<
+  I,
+  O,
+  P,
+  E
+> & {
   readonly [PLUG_BRAND]: true;
 };
 
-/** A plug of any message types, as the registry holds it. */
-export type AnyPlug = Plug<any, any>;
+/** A plug of any message types, pushes and events, as the registry holds it. */
+export type AnyPlug = Plug<any, any, any, any>;
 
 /**
- * Declares a plug. Each message's handler gets its payload typed from `input` and must reply with what
- * `output` describes.
+ * Declares a plug. Each message's handler gets its payload typed from `input` and must return the reply
+ * `output` describes; `ctx.send`, `ctx.server.broadcast` and `ctx.server.publish` are checked against the
+ * plug's `pushes` and `events` when it declares them.
  *
  * @example
  * export default definePlug({
  *   name: 'chat',
+ *   pushes: { 'chat.message': z.object({ text: z.string() }) },
+ *   events: { typing: z.object({ user: z.string() }) },
  *   messages: {
  *     'chat.send': {
  *       input: z.object({ text: z.string().min(1).max(500) }),
@@ -153,9 +240,12 @@ export type AnyPlug = Plug<any, any>;
  *   },
  * });
  */
-export function definePlug<I extends Record<string, Schema>, O extends Record<string, unknown> = Record<never, never>>(
-  definition: PlugDefinition<I, O>,
-): Plug<I, O> {
+export function definePlug<
+  I extends Record<string, Schema>,
+  O extends Record<string, unknown> = Record<never, never>,
+  P extends SchemaMap = Record<never, never>,
+  E extends SchemaMap = Record<never, never>,
+>(definition: PlugDefinition<I, O, P, E>): Plug<I, O, P, E> {
   return Object.assign(definition, { [PLUG_BRAND]: true as const });
 }
 
@@ -165,17 +255,23 @@ export function isBrandedPlug(value: unknown): boolean {
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer X) => void ? X : never;
-type InputsOf<P> = P extends Plug<infer I, infer _O> ? I : never;
-type OutputsOf<P> = P extends Plug<infer _I, infer O> ? O : never;
+type InputsOf<P> = P extends Plug<infer I, infer _O, infer _P, infer _E> ? I : never;
+type OutputsOf<P> = P extends Plug<infer _I, infer O, infer _P, infer _E> ? O : never;
+type PushesOf<P> = P extends Plug<infer _I, infer _O, infer Pushes, infer _E> ? Pushes : never;
+type EventsOf<P> = P extends Plug<infer _I, infer _O, infer _P, infer Events> ? Events : never;
+/** Name → the data its schema produces, as a client receives it. */
+type DataOf<M> = { [K in keyof M & string]: z.output<M[K] & Schema> };
 
 /**
- * The API a set of plugs offers, for typing the client: message type → `{ input, output }`.
+ * The API a set of plugs offers, for typing the client: message type → `{ input, output }`, plus the
+ * plugs' pushes and channel events under symbol keys (`WithPushes`), so `keyof` stays the message types.
  *
  * @example
  * import type chat from './plugs/chat.ts';
  * import type echo from './plugs/echo.ts';
  * export type Api = AppApi<typeof chat | typeof echo>;
  * const client = connect<Api>(url);
+ * client.on('chat.message', (message) => render(message.text)); // typed from chat's pushes
  */
 export type AppApi<P> = {
   [K in keyof UnionToIntersection<InputsOf<P>> & string]: {
@@ -186,4 +282,4 @@ export type AppApi<P> = {
         : unknown
       : unknown;
   };
-};
+} & WithPushes<DataOf<UnionToIntersection<PushesOf<P>>>, DataOf<UnionToIntersection<EventsOf<P>>>>;

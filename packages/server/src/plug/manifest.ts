@@ -1,13 +1,28 @@
-// The manifest: what the server accepts now, as JSON Schema, so front-ends can adapt to a swap.
+// The manifest: what the server accepts and sends now, as JSON Schema, so front-ends can adapt to a swap.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { Manifest, ManifestEntry } from '@switchboard/protocol';
+import type { Manifest, ManifestEntry, ManifestEvent, ManifestPush } from '@switchboard/protocol';
 import type { Schema } from './define.ts';
 
-export type { Manifest, ManifestEntry };
+export type { Manifest, ManifestEntry, ManifestEvent, ManifestPush };
+
+type Io = 'input' | 'output';
+
+// Zod schemas are immutable, so a schema's JSON Schema can be kept for as long as the schema lives: every
+// swap rebuilds the manifest from all plugs, and only the swapped plug's schemas are new.
+const converted = new WeakMap<Schema, Partial<Record<Io, Record<string, unknown>>>>();
 
 /** A schema as JSON Schema; types JSON Schema cannot express (dates, transforms) become `{}`. */
-export function jsonSchemaOf(schema: Schema, io: 'input' | 'output'): Record<string, unknown> {
+export function jsonSchemaOf(schema: Schema, io: Io): Record<string, unknown> {
+  let cached = converted.get(schema);
+  if (!cached) {
+    cached = {};
+    converted.set(schema, cached);
+  }
+  return (cached[io] ??= convert(schema, io));
+}
+
+function convert(schema: Schema, io: Io): Record<string, unknown> {
   try {
     return z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
   } catch {
@@ -15,9 +30,41 @@ export function jsonSchemaOf(schema: Schema, io: 'input' | 'output'): Record<str
   }
 }
 
-/** Builds a manifest from its entries, sorted by type, with a content hash as its version. */
-export function buildManifest(entries: ManifestEntry[]): Manifest {
-  const messages = [...entries].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
-  const version = createHash('sha256').update(JSON.stringify(messages)).digest('base64url').slice(0, 12);
-  return { version, messages };
+/**
+ * The manifest entries of a plug's pushes, schemas as clients receive the data.
+ *
+ * @example
+ * pushEntries('chat', '1.0.0', { 'chat.message': z.object({ text: z.string() }) })
+ */
+export function pushEntries(plug: string, plugVersion: string, pushes: Record<string, Schema> | undefined): ManifestPush[] {
+  return Object.entries(pushes ?? {}).map(([type, schema]) => ({ type, plug, plugVersion, schema: jsonSchemaOf(schema, 'output') }));
+}
+
+/**
+ * The manifest entries of a plug's channel events, schemas as subscribers receive the data.
+ *
+ * @example
+ * eventEntries('chat', '1.0.0', { typing: z.object({ user: z.string() }) })
+ */
+export function eventEntries(plug: string, plugVersion: string, events: Record<string, Schema> | undefined): ManifestEvent[] {
+  return Object.entries(events ?? {}).map(([event, schema]) => ({ event, plug, plugVersion, schema: jsonSchemaOf(schema, 'output') }));
+}
+
+function byKey<T>(key: (entry: T) => string): (a: T, b: T) => number {
+  return (a, b) => {
+    const x = key(a);
+    const y = key(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
+}
+
+/** Builds a manifest from its entries, each list sorted, with a content hash of all of them as its version. */
+export function buildManifest(entries: ManifestEntry[], pushes: ManifestPush[] = [], events: ManifestEvent[] = []): Manifest {
+  const content = {
+    messages: [...entries].sort(byKey((entry) => entry.type)),
+    pushes: [...pushes].sort(byKey((push) => `${push.type}\u0000${push.plug}`)),
+    events: [...events].sort(byKey((entry) => `${entry.event}\u0000${entry.plug}`)),
+  };
+  const version = createHash('sha256').update(JSON.stringify(content)).digest('base64url').slice(0, 12);
+  return { version, ...content };
 }

@@ -2,18 +2,22 @@
 import type { Logger } from 'pino';
 import type { ServerApi } from '../api.ts';
 import { DevErrorCode, SwitchboardError } from '../errors.ts';
-import type { AnyPlug, Hooks, MessageDefinition } from './define.ts';
-import { buildManifest, jsonSchemaOf, type Manifest, type ManifestEntry } from './manifest.ts';
+import type { AnyPlug, Hooks, MessageDefinition, Schema } from './define.ts';
+import {
+  buildManifest,
+  eventEntries,
+  jsonSchemaOf,
+  pushEntries,
+  type Manifest,
+  type ManifestEntry,
+  type ManifestEvent,
+  type ManifestPush,
+} from './manifest.ts';
 import { validatePlug } from './validate.ts';
-
-/** A hook with the name of whoever registered it ("global" or a plug), for logs. */
-export interface HookEntry<K extends keyof Hooks> {
-  owner: string;
-  fn: NonNullable<Hooks[K]>;
-}
+import { buildRoute, hookEntries as entries, routeHooks, type HookEntry, type Route, type RouteOwner } from '../pipeline/route.ts';
 
 /** A plug version that is serving. */
-export interface LoadedPlug {
+export interface LoadedPlug extends RouteOwner {
   readonly name: string;
   readonly version: string;
   /** The file it came from; undefined for plugs passed to createServer. */
@@ -23,16 +27,7 @@ export interface LoadedPlug {
   readonly manifestEntries: ManifestEntry[];
 }
 
-/** Where a message type goes: its plug version, definition and the hooks that apply, resolved at swap time. */
-export interface Route {
-  readonly type: string;
-  readonly plug: LoadedPlug;
-  readonly definition: MessageDefinition;
-  readonly beforeHandle: HookEntry<'beforeHandle'>[];
-  readonly afterHandle: HookEntry<'afterHandle'>[];
-  readonly beforeSend: HookEntry<'beforeSend'>[];
-  readonly afterSend: HookEntry<'afterSend'>[];
-}
+export type { Route, HookEntry };
 
 /** What changed in one swap. */
 export interface SwapResult {
@@ -41,9 +36,6 @@ export interface SwapResult {
   manifestChanged: boolean;
 }
 
-function entries<K extends keyof Hooks>(owner: string, fn: Hooks[K] | undefined): HookEntry<K>[] {
-  return fn ? [{ owner, fn: fn as NonNullable<Hooks[K]> }] : [];
-}
 
 /**
  * Holds the plugs that serve. Every change builds new route and hook tables and swaps them in one
@@ -55,10 +47,11 @@ export class PlugRegistry {
   onConnect: HookEntry<'onConnect'>[] = [];
   /** In reverse order: teardown runs last-registered first. */
   onDisconnect: HookEntry<'onDisconnect'>[] = [];
-  /** Global send hooks, for messages not sent from a plug's handler (broadcasts, server pushes). */
-  beforeSend: HookEntry<'beforeSend'>[];
-  afterSend: HookEntry<'afterSend'>[];
   manifest: Manifest = buildManifest([]);
+  /** Push type → the schema of its data, from the plugs' `pushes`; replaced, never mutated. */
+  pushSchemas: ReadonlyMap<string, Schema> = new Map();
+  /** Channel event → the schema of its data, from the plugs' `events`; replaced, never mutated. */
+  eventSchemas: ReadonlyMap<string, Schema> = new Map();
 
   private plugs = new Map<string, LoadedPlug>();
   private readonly states = new Map<string, Map<string, unknown>>();
@@ -71,8 +64,6 @@ export class PlugRegistry {
     this.globalHooks = globalHooks;
     this.api = api;
     this.log = log;
-    this.beforeSend = entries<'beforeSend'>('global', globalHooks.beforeSend);
-    this.afterSend = entries<'afterSend'>('global', globalHooks.afterSend);
     this.rebuild();
   }
 
@@ -144,7 +135,7 @@ export class PlugRegistry {
       if (owner && !replaced.has(owner.name)) {
         throw new SwitchboardError(
           DevErrorCode.plugConflict,
-          `${where}: message type "${type}" is already handled by plug "${owner.name}"${owner.file ? ` (${owner.file})` : ''}; a message type belongs to one plug`,
+          `${where}: message type "${type}" is already handled by plug "${owner.name}"${this.plugs.get(owner.name)?.file ? ` (${this.plugs.get(owner.name)?.file})` : ''}; a message type belongs to one plug`,
         );
       }
     }
@@ -196,22 +187,32 @@ export class PlugRegistry {
     const onConnect = entries<'onConnect'>('global', global.onConnect);
     const onDisconnect = entries<'onDisconnect'>('global', global.onDisconnect);
     const manifestEntries: ManifestEntry[] = [];
+    const pushSchemas = new Map<string, Schema>();
+    const eventSchemas = new Map<string, Schema>();
+    const pushes: ManifestPush[] = [];
+    const events: ManifestEvent[] = [];
     for (const plug of this.plugs.values()) {
       const hooks = plug.definition.hooks ?? {};
-      const beforeHandle = [...entries<'beforeHandle'>('global', global.beforeHandle), ...entries<'beforeHandle'>(plug.name, hooks.beforeHandle)];
-      const afterHandle = [...entries<'afterHandle'>('global', global.afterHandle), ...entries<'afterHandle'>(plug.name, hooks.afterHandle)];
-      const beforeSend = [...entries<'beforeSend'>('global', global.beforeSend), ...entries<'beforeSend'>(plug.name, hooks.beforeSend)];
-      const afterSend = [...entries<'afterSend'>('global', global.afterSend), ...entries<'afterSend'>(plug.name, hooks.afterSend)];
+      const owned = routeHooks(global, plug.name, hooks);
       for (const [type, definition] of Object.entries(plug.definition.messages as Record<string, MessageDefinition>)) {
-        routes.set(type, { type, plug, definition, beforeHandle, afterHandle, beforeSend, afterSend });
+        routes.set(type, buildRoute(type, plug, definition, owned, false));
       }
       onConnect.push(...entries<'onConnect'>(plug.name, hooks.onConnect));
       onDisconnect.push(...entries<'onDisconnect'>(plug.name, hooks.onDisconnect));
       manifestEntries.push(...plug.manifestEntries);
+      const declaredPushes: Record<string, Schema> = plug.definition.pushes ?? {};
+      const declaredEvents: Record<string, Schema> = plug.definition.events ?? {};
+      // The first plug (in load order) that declares a name owns its schema.
+      for (const [type, schema] of Object.entries(declaredPushes)) if (!pushSchemas.has(type)) pushSchemas.set(type, schema);
+      for (const [event, schema] of Object.entries(declaredEvents)) if (!eventSchemas.has(event)) eventSchemas.set(event, schema);
+      pushes.push(...pushEntries(plug.name, plug.version, declaredPushes));
+      events.push(...eventEntries(plug.name, plug.version, declaredEvents));
     }
     this.routes = routes;
     this.onConnect = onConnect;
     this.onDisconnect = onDisconnect.reverse();
-    this.manifest = buildManifest(manifestEntries);
+    this.pushSchemas = pushSchemas;
+    this.eventSchemas = eventSchemas;
+    this.manifest = buildManifest(manifestEntries, pushes, events);
   }
 }

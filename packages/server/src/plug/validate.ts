@@ -9,6 +9,35 @@ function isSchema(value: unknown): boolean {
   return typeof value === 'object' && value !== null && typeof (value as { safeParse?: unknown }).safeParse === 'function';
 }
 
+/** Channel event names: 1 to 128 characters, as `publish` accepts them. */
+const MAX_EVENT_LENGTH = 128;
+
+function pushTypeProblem(type: string): string | undefined {
+  if (type.startsWith(RESERVED_PREFIX)) return `push type "${type}": the "${RESERVED_PREFIX}" prefix is reserved for the protocol`;
+  if (!MESSAGE_TYPE_PATTERN.test(type)) return `push type "${type}" must match ${MESSAGE_TYPE_PATTERN}`;
+  return undefined;
+}
+
+function eventProblem(event: string): string | undefined {
+  if (event.length === 0 || event.length > MAX_EVENT_LENGTH) return `event "${event}" must be 1 to ${MAX_EVENT_LENGTH} characters`;
+  return undefined;
+}
+
+/** Checks `pushes` or `events`: optional, and when given an object of zod schemas with valid names. */
+function schemaMapProblems(value: unknown, field: string, what: string, nameProblem: (name: string) => string | undefined): string[] {
+  if (value === undefined) return [];
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return [`"${field}" must be an object mapping each ${what} to a zod schema of its data`];
+  }
+  const problems: string[] = [];
+  for (const [name, schema] of Object.entries(value)) {
+    const problem = nameProblem(name);
+    if (problem !== undefined) problems.push(problem);
+    else if (!isSchema(schema)) problems.push(`${what} "${name}" in "${field}" must be a zod schema (z.object({...}))`);
+  }
+  return problems;
+}
+
 /**
  * Returns what is wrong with a plug definition (empty when it is valid).
  *
@@ -52,6 +81,8 @@ export function validatePlug(value: unknown): string[] {
       if (typeof entry.handler !== 'function') problems.push(`message "${type}": "handler" must be a function`);
     }
   }
+  problems.push(...schemaMapProblems(plug.pushes, 'pushes', 'push type', pushTypeProblem));
+  problems.push(...schemaMapProblems(plug.events, 'events', 'event', eventProblem));
   if (plug.hooks !== undefined) {
     if (typeof plug.hooks !== 'object' || plug.hooks === null) {
       problems.push('"hooks" must be an object');

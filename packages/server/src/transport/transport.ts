@@ -51,7 +51,16 @@ export interface TransportOptions {
   path: string;
   /** Largest frame accepted; larger ones close the connection with 1009. */
   maxPayload: number;
+  /**
+   * Milliseconds a new TCP connection has to send a complete request head and, for an upgrade, finish the
+   * WebSocket handshake; after that it is answered 408 and closed. Upgraded WebSockets are never affected.
+   * Default `DEFAULT_UPGRADE_TIMEOUT_MS` (5000) when undefined; 0 turns the deadline off.
+   */
+  upgradeTimeoutMs?: number;
 }
+
+/** The upgrade deadline applied when `TransportOptions.upgradeTimeoutMs` is undefined. */
+export const DEFAULT_UPGRADE_TIMEOUT_MS = 5000;
 
 /** A WebSocket transport: today `ws`; a faster one can implement the same contract. */
 export interface Transport {

@@ -2,11 +2,13 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 import { WebSocketServer, WebSocket } from 'ws';
+import { CloseCode } from '@switchboard/protocol';
+import { DEFAULT_UPGRADE_TIMEOUT_MS } from './transport.ts';
 import type { PreparedFrame, Transport, TransportHandlers, TransportOptions, TransportSocket } from './transport.ts';
 
 type AnyHandlers = TransportHandlers<unknown, unknown>;
-
 
 const kSocket = Symbol('switchboard.socket');
 type WsWithSocket = WebSocket & { [kSocket]: WsSocket; _socket?: Socket };
@@ -111,25 +113,91 @@ function onClose(this: WebSocket, code: number, reason: Buffer): void {
   const closeCode = code === 1006 && socket.errorCloseCode !== undefined ? socket.errorCloseCode : code;
   socket.handlers.close(socket.connection, closeCode, reason.toString());
 }
+
+// The close code ws sends with each of its receiver errors (ws 8.23); every other WS_ERR_* is a framing error, 1002.
+const WS_ERROR_CLOSE_CODES: Readonly<Record<string, number>> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: CloseCode.messageTooBig,
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: CloseCode.messageTooBig,
+  WS_ERR_INVALID_UTF8: CloseCode.invalidUtf8,
+  // More fragments or buffered chunks in one message than ws allows (16384 / 262144 by default).
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: CloseCode.policyViolation,
+};
+
 function onError(this: WebSocket, error: Error & { code?: string }): void {
   // ws closes the socket itself after a protocol error and 'close' follows; keep the code it sent.
-  (this as WsWithSocket)[kSocket].errorCloseCode =
-    error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 1009 : error.code === 'WS_ERR_INVALID_UTF8' ? 1007 : 1002;
+  (this as WsWithSocket)[kSocket].errorCloseCode = WS_ERROR_CLOSE_CODES[error.code ?? ''] ?? CloseCode.protocolError;
+}
+
+// ---------------------------------------------------------------- upgrade deadline
+//
+// A TCP connection that never sends a complete request head (or stalls its handshake) would otherwise hold a
+// socket for as long as Node's own limits allow: `headersTimeout` (60 s) and `requestTimeout` (300 s) are
+// enforced by a sweep every `connectionsCheckingInterval` (30 s), which is set when the HTTP server is
+// constructed, before the transport sees it; and `server.timeout` is an idle timer that a peer defeats by
+// trickling a byte at a time. So the transport arms its own absolute deadline per socket when it connects
+// and clears it once a request head arrives ('request') or the WebSocket handshake completes; Node's limits
+// stay the backstop for later requests on a kept-alive connection. One timer per socket, with shared named
+// callbacks: Node keeps timers of one duration in one list, so this is cheap.
+
+const kDeadline = Symbol('switchboard.upgradeDeadline');
+type DeadlineSocket = Duplex & { [kDeadline]?: NodeJS.Timeout };
+
+function armDeadline(socket: DeadlineSocket, ms: number): void {
+  socket[kDeadline] = setTimeout(onDeadline, ms, socket, ms).unref();
+  socket.once('close', onDeadlineSocketClose);
+}
+
+function clearDeadline(socket: DeadlineSocket): void {
+  const timer = socket[kDeadline];
+  if (timer === undefined) return;
+  clearTimeout(timer);
+  socket[kDeadline] = undefined;
+  socket.removeListener('close', onDeadlineSocketClose);
+}
+
+function onDeadline(socket: DeadlineSocket, ms: number): void {
+  socket[kDeadline] = undefined;
+  if (socket.destroyed) return;
+  // Written, then destroyed at once: a peer that never reads must not keep the socket half-closed.
+  if (socket.writable) socket.write(responseText(408, `no complete request and WebSocket handshake within ${ms} ms`));
+  socket.destroy();
+}
+
+function onDeadlineSocketClose(this: DeadlineSocket): void {
+  clearDeadline(this);
+}
+
+function onRequestHead(request: IncomingMessage): void {
+  // A plain HTTP request arrived in time: its body and response are the HTTP server's business.
+  clearDeadline(request.socket);
 }
 
 function refuse(duplex: Duplex, status: number, message: string, code?: string): void {
   if (duplex.destroyed) return;
+  duplex.end(responseText(status, message, code));
+}
+
+function responseText(status: number, message: string, code?: string): string {
   // With a code the body has the admin API's error shape, and the header lets clients read it without the body.
   const body = JSON.stringify(code === undefined ? { error: message } : { error: { code, message } });
   const header = code === undefined ? '' : `X-Switchboard-Error: ${code}\r\n`;
-  duplex.end(
+  return (
     `HTTP/1.1 ${status} ${statusText(status)}\r\nConnection: close\r\nContent-Type: application/json\r\n${header}` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
   );
 }
 
 function statusText(status: number): string {
-  const texts: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
+  const texts: Record<number, string> = {
+    400: 'Bad Request',
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'Not Found',
+    408: 'Request Timeout',
+    429: 'Too Many Requests',
+    500: 'Internal Server Error',
+    503: 'Service Unavailable',
+  };
   return texts[status] ?? 'Error';
 }
 
@@ -138,13 +206,23 @@ function statusText(status: number): string {
  *
  * @example
  * const transport = createWsTransport();
- * transport.attach(httpServer, { path: '/ws', maxPayload: 1 << 20 }, handlers);
+ * transport.attach(httpServer, { path: '/ws', maxPayload: 1 << 20, upgradeTimeoutMs: 5000 }, handlers);
  */
 export function createWsTransport(): Transport {
   let wss: WebSocketServer | undefined;
   return {
     attach<C, A>(server: HttpServer, options: TransportOptions, handlers: TransportHandlers<C, A>) {
       const anyHandlers = handlers as unknown as AnyHandlers;
+      const upgradeTimeoutMs = options.upgradeTimeoutMs ?? DEFAULT_UPGRADE_TIMEOUT_MS;
+      if (!Number.isFinite(upgradeTimeoutMs) || upgradeTimeoutMs < 0) {
+        throw new RangeError(`upgradeTimeoutMs must be a number of milliseconds >= 0 (0 = off), got ${upgradeTimeoutMs}`);
+      }
+      if (upgradeTimeoutMs > 0) {
+        // Behind TLS the request's socket is the TLS socket, which 'secureConnection' hands out.
+        const event = (server as unknown) instanceof TlsServer ? 'secureConnection' : 'connection';
+        server.on(event, (socket: Duplex) => armDeadline(socket, upgradeTimeoutMs));
+        server.on('request', onRequestHead);
+      }
       wss = new WebSocketServer({
         noServer: true,
         maxPayload: options.maxPayload,
@@ -162,6 +240,7 @@ export function createWsTransport(): Transport {
             if (!decision.ok) return refuse(duplex, decision.status, decision.message, decision.code);
             if (duplex.destroyed) return;
             current.handleUpgrade(request, duplex, head, (ws) => {
+              clearDeadline(duplex);
               const socketWs = ws as WsWithSocket;
               const socket = new WsSocket(socketWs, anyHandlers);
               socketWs[kSocket] = socket;

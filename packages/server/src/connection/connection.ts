@@ -1,10 +1,9 @@
-// One client connection: identity, statistics and the per-connection state the server keeps.
+// One client connection: the small face plugs see (id, identity, grants, data, info, send, close) and the core's own state.
 import { randomBytes } from 'node:crypto';
 import type { Codec, Envelope } from '@switchboard/protocol';
-import type { TransportSocket } from './transport/transport.ts';
+import type { TransportSocket } from '../transport/transport.ts';
 import type { RateState } from './rate-limit.ts';
-import type { Identity } from './auth/options.ts';
-import type { Session } from './auth/session.ts';
+import type { Identity } from '../identity.ts';
 
 /** The statistics of a connection, as the admin API shows them. */
 export interface ConnectionInfo {
@@ -24,10 +23,18 @@ export interface ConnectionInfo {
   channels?: string[];
 }
 
-/** What a connection calls back into (the server core); keeps Connection free of server internals. */
+/** Who a connection is and what it may do, as the auth feature sets it; read through `identity` and `grants`. */
+export interface Access {
+  readonly identity: Identity | undefined;
+  readonly grants: { readonly list: readonly string[] };
+}
+
+/** What a connection calls back into; keeps Connection free of server internals. */
 export interface ConnectionOwner {
   sendTo(connection: Connection, envelope: Envelope): boolean;
   closeConnection(connection: Connection, code: number, reason: string): void;
+  /** What the features add to `info()` (grants, channels). */
+  describe(connection: Connection): Partial<ConnectionInfo>;
 }
 
 /** A 16-character random id, URL-safe. */
@@ -35,8 +42,11 @@ export function newConnectionId(): string {
   return randomBytes(12).toString('base64url');
 }
 
+const NO_GRANTS: Access['grants'] = Object.freeze({ list: Object.freeze([]) as readonly string[] });
+
 /**
  * A client connection. Plugs see it as `ctx.connection`; `data` is theirs to keep per-connection state in.
+ * Features keep their own per-connection state (sessions, subscriptions) in their own tables.
  *
  * @example
  * ctx.connection.data.nickname = data.name;
@@ -55,8 +65,10 @@ export class Connection implements RateState {
 
   /** @internal */ readonly socket: TransportSocket;
   /** @internal */ readonly owner: ConnectionOwner;
+  /** @internal set by the auth feature: who the connection is and its effective grants. */ access: Access | undefined = undefined;
   /** @internal set once every onConnect hook has run; messages wait until then. */ ready = false;
-  /** @internal frames that arrived before `ready`. */ early: [Buffer, boolean][] | undefined = undefined;
+  /** @internal frames that arrived before `ready`, and their bytes. */ early: [Buffer, boolean][] | undefined = undefined;
+  /** @internal */ earlyBytes = 0;
   /** @internal */ closed = false;
   /** @internal answered the last ping */ alive = true;
   /** @internal */ lastMessageAt: number;
@@ -66,18 +78,9 @@ export class Connection implements RateState {
   /** @internal */ refilledAt: number;
   /** @internal */ refused = 0;
   /** @internal */ refusedSince = 0;
-  /** @internal who the connection is and what it may do; set by the auth subsystem when it opens. */ session: Session | undefined = undefined;
-  /** @internal subscribed channels, each with how it was admitted (see channel/channels.ts). */ subscriptions: Map<string, number> | undefined = undefined;
   private bag: Record<string, unknown> | undefined = undefined;
 
-  constructor(
-    socket: TransportSocket,
-    owner: ConnectionOwner,
-    codec: Codec,
-    remoteAddress: string,
-    userAgent: string,
-    burst: number,
-  ) {
+  constructor(socket: TransportSocket, owner: ConnectionOwner, codec: Codec, remoteAddress: string, userAgent: string, burst: number) {
     this.id = newConnectionId();
     this.socket = socket;
     this.owner = owner;
@@ -98,12 +101,12 @@ export class Connection implements RateState {
    * if (ctx.connection.identity?.id !== order.owner) throw new MessageError('not_yours', 'not your order');
    */
   get identity(): Identity | undefined {
-    return this.session?.identity;
+    return this.access?.identity;
   }
 
   /** The connection's effective grants right now (they change live; see docs/auth.md). */
   get grants(): readonly string[] {
-    return this.session?.grants.list ?? [];
+    return (this.access?.grants ?? NO_GRANTS).list;
   }
 
   /** Application state for this connection, shared by all plugs and kept across plug swaps. */
@@ -133,9 +136,7 @@ export class Connection implements RateState {
       bytesOut: this.bytesOut,
       messagesIn: this.messagesIn,
       messagesOut: this.messagesOut,
-      ...(this.session?.identity ? { identity: { id: this.session.identity.id, info: this.session.identity.info ?? {} } } : {}),
-      ...(this.session ? { grants: this.session.grants.list } : {}),
-      ...(this.subscriptions ? { channels: [...this.subscriptions.keys()] } : {}),
+      ...this.owner.describe(this),
     };
   }
 }

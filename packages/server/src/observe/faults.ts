@@ -1,0 +1,204 @@
+// Contained plug faults: errors that escape plug code (timers, listeners, unawaited promises) and event-loop stalls.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { RouteOwner } from '../pipeline/route.ts';
+
+/** What the server does when plug code fails outside a handler's own call. See docs/plugs.md. */
+export const FaultPolicy = {
+  /** Log it (SB_PLUG_FAULT), count it, keep serving. The default. */
+  keepServing: 'keep-serving',
+  /** Log it, count it, and unload the plug that failed (its clients are told through the manifest). */
+  unloadPlug: 'unload-plug',
+  /** Log it and exit with status 1, for supervisors that prefer to restart the process. */
+  exit: 'exit',
+} as const;
+export type FaultPolicy = (typeof FaultPolicy)[keyof typeof FaultPolicy];
+
+/** Log codes of the fault handler. */
+export const FaultCode = {
+  /** Plug code threw or left a rejection unhandled outside a handler's own call. */
+  plugFault: 'SB_PLUG_FAULT',
+  /** An error escaped code that is no plug's (the application's, or Switchboard's own). */
+  uncaught: 'SB_UNCAUGHT_ERROR',
+  /** The event loop was blocked for longer than the stall threshold. */
+  stall: 'SB_EVENT_LOOP_STALL',
+  /** A handler did not settle before its deadline. */
+  handlerTimeout: 'SB_HANDLER_TIMEOUT',
+} as const;
+
+// Plug code runs inside this storage (import, onLoad/onUnload, hooks, handlers), so a timer or a promise it
+// starts carries its owner, and an error escaping it later is attributed to the plug.
+const scope = new AsyncLocalStorage<RouteOwner>();
+
+/**
+ * Runs `fn(...args)` as code of `owner`. No closure: the arguments are passed through.
+ *
+ * @example
+ * runAs(route.plug, route.definition.handler, data, context);
+ */
+export function runAs<A extends unknown[], R>(owner: RouteOwner, fn: (...args: A) => R, ...args: A): R {
+  return scope.run(owner, fn, ...args);
+}
+
+/** The plug whose code is running now, when any. */
+export function currentOwner(): RouteOwner | undefined {
+  return scope.getStore();
+}
+
+const servers = new Set<Faults>();
+
+function dispatch(error: unknown, origin: 'uncaughtException' | 'unhandledRejection'): void {
+  const owner = scope.getStore();
+  let target: Faults | undefined;
+  for (const faults of servers) {
+    if (owner !== undefined && faults.owns(owner)) {
+      target = faults;
+      break;
+    }
+    target ??= faults;
+  }
+  target?.report(error, origin, owner !== undefined && target.owns(owner) ? owner : undefined);
+}
+
+const onException = (error: Error, origin: string): void => dispatch(error, origin === 'unhandledRejection' ? 'unhandledRejection' : 'uncaughtException');
+const onRejection = (reason: unknown): void => dispatch(reason, 'unhandledRejection');
+
+/** A stall the monitor saw. */
+export interface Stall {
+  at: string;
+  ms: number;
+  /** The route that was running (or last started) when the loop blocked, when one was. */
+  route?: string;
+  plug?: string;
+}
+
+/** What `Faults` is handed by `server.ts`. */
+export interface FaultsOptions {
+  policy: FaultPolicy;
+  /** Event-loop blocks at least this long are reported. 0 turns the monitor off. */
+  stallMs: number;
+  log: Logger;
+  /** Whether a plug version belongs to this server. */
+  owns(owner: RouteOwner): boolean;
+  /** Unloads a plug (the `unload-plug` policy). */
+  unload(name: string): Promise<unknown>;
+}
+
+const STALL_CHECK_MS = 100;
+
+/**
+ * One server's fault handler: while it runs, an error escaping plug code never ends the process (unless the
+ * policy says `exit`); it is logged with SB_PLUG_FAULT, counted, and attributed to the plug. It also measures
+ * the event loop and reports blocks longer than `stallMs`, naming the route that was running.
+ *
+ * @example
+ * const faults = new Faults({ policy: 'keep-serving', stallMs: 1000, log, owns, unload });
+ * faults.start();
+ */
+export class Faults {
+  /** Faults seen, in all and per plug. */
+  total = 0;
+  readonly byPlug = new Map<string, number>();
+  stalls = 0;
+  lastStall: Stall | undefined = undefined;
+  /** @internal the route the pipeline started last, and when (performance.now()). */
+  lastRoute: { readonly type: string; readonly plug: { readonly name: string } } | undefined = undefined;
+  /** @internal */ lastRouteAt = 0;
+  private readonly options: FaultsOptions;
+  private histogram: ReturnType<typeof monitorEventLoopDelay> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastCheck = 0;
+
+  constructor(options: FaultsOptions) {
+    this.options = options;
+  }
+
+  owns(owner: RouteOwner): boolean {
+    return this.options.owns(owner);
+  }
+
+  start(): void {
+    if (servers.size === 0) {
+      process.on('uncaughtException', onException);
+      process.on('unhandledRejection', onRejection);
+    }
+    servers.add(this);
+    if (this.options.stallMs > 0) {
+      this.histogram = monitorEventLoopDelay({ resolution: 10 });
+      this.histogram.enable();
+      this.lastCheck = performance.now();
+      this.timer = setInterval(() => this.check(), STALL_CHECK_MS);
+      this.timer.unref();
+    }
+  }
+
+  stop(): void {
+    servers.delete(this);
+    if (servers.size === 0) {
+      process.off('uncaughtException', onException);
+      process.off('unhandledRejection', onRejection);
+    }
+    clearInterval(this.timer);
+    this.histogram?.disable();
+  }
+
+  /** @internal an error escaped: log, count, apply the policy. */
+  report(error: unknown, origin: 'uncaughtException' | 'unhandledRejection', owner: RouteOwner | undefined): void {
+    const { log, policy } = this.options;
+    this.total++;
+    const plug = owner?.name;
+    if (plug !== undefined) this.byPlug.set(plug, (this.byPlug.get(plug) ?? 0) + 1);
+    const code = plug !== undefined ? FaultCode.plugFault : FaultCode.uncaught;
+    const where = origin === 'unhandledRejection' ? 'left a promise rejection unhandled' : 'threw outside a handler';
+    log.error(
+      { err: error, code, plug, plugVersion: owner?.version, origin, policy },
+      plug !== undefined ? `${code}: plug "${plug}" ${where}; policy ${policy}` : `${code}: code outside any plug ${where}; policy ${policy}`,
+    );
+    if (policy === FaultPolicy.exit) {
+      process.exit(1);
+    }
+    if (policy === FaultPolicy.unloadPlug && plug !== undefined && plug !== '$protocol') {
+      this.options.unload(plug).then(
+        () => log.warn({ code, plug }, `plug "${plug}" unloaded after a fault`),
+        (unloadError: unknown) => log.error({ err: unloadError, plug }, 'unloading the faulty plug failed'),
+      );
+    }
+  }
+
+  private check(): void {
+    const now = performance.now();
+    const lag = now - this.lastCheck - STALL_CHECK_MS;
+    this.lastCheck = now;
+    if (lag < this.options.stallMs) return;
+    this.stalls++;
+    const stall: Stall = { at: new Date().toISOString(), ms: Math.round(lag) };
+    // The route started within the blocked stretch is the one that blocked it (or, for an async handler, ran then).
+    const route = this.lastRoute;
+    if (route !== undefined && this.lastRouteAt >= now - lag - STALL_CHECK_MS * 2) {
+      stall.route = route.type;
+      stall.plug = route.plug.name;
+    }
+    this.lastStall = stall;
+    this.options.log.warn(
+      { code: FaultCode.stall, ms: stall.ms, route: stall.route, plug: stall.plug },
+      `${FaultCode.stall}: the event loop was blocked for ${stall.ms} ms${stall.route ? ` while "${stall.route}" (plug ${stall.plug}) ran` : ''}`,
+    );
+  }
+
+  /** For `/admin/metrics`. */
+  snapshot(): { faults: { total: number; byPlug: Record<string, number> }; eventLoop: { meanMs: number; p99Ms: number; maxMs: number; stalls: number; lastStall?: Stall } } {
+    const h = this.histogram;
+    const ms = (ns: number) => Math.round((ns / 1e6) * 100) / 100;
+    return {
+      faults: { total: this.total, byPlug: Object.fromEntries(this.byPlug) },
+      eventLoop: {
+        meanMs: h && h.count > 0 ? ms(h.mean) : 0,
+        p99Ms: h && h.count > 0 ? ms(h.percentile(99)) : 0,
+        maxMs: h && h.count > 0 ? ms(h.max) : 0,
+        stalls: this.stalls,
+        ...(this.lastStall ? { lastStall: this.lastStall } : {}),
+      },
+    };
+  }
+}

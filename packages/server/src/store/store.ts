@@ -1,0 +1,173 @@
+// The store contract: what persistence keeps — connections, audit records, runtime grants — and its schema migration.
+
+/** A connection as it opened. Times are milliseconds since the Unix epoch. */
+export interface ConnectionOpen {
+  /** The connection id; unique in the store. */
+  id: string;
+  node: string;
+  /** The process id of the node's process that held it. */
+  pid: number;
+  remoteAddress: string;
+  /** The user (identity id); absent for an anonymous connection. */
+  identityId?: string;
+  userAgent: string;
+  /** The protocol version spoken, e.g. `switchboard.v1`. */
+  protocol: string;
+  /** The codec's name, e.g. `json`. */
+  codec: string;
+  connectedAt: number;
+}
+
+/** How a connection ended, and its counters. */
+export interface ConnectionClose {
+  code: number;
+  reason: string;
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  messagesOut: number;
+  closedAt: number;
+}
+
+/** A stored connection: how it opened and, once it closed, how it ended. */
+export interface ConnectionRecord extends ConnectionOpen {
+  close?: ConnectionClose;
+}
+
+/** Which connections `connections` returns. Every given field must match. */
+export interface ConnectionQuery {
+  node?: string;
+  identityId?: string;
+  /** true: only open ones; false: only closed ones. */
+  open?: boolean;
+  /** Connected at or after (inclusive). */
+  since?: number;
+  /** Connected before (exclusive). */
+  until?: number;
+  /** At most this many, newest first. Default 100. */
+  limit?: number;
+}
+
+/** An audit record to append: something that happened, and to whom. */
+export interface AuditEntry {
+  /** When it happened, in milliseconds since the Unix epoch. */
+  at: number;
+  /** What happened, e.g. `auth.failed`, `grants.revoked`, `channel.subscribe.refused`. */
+  type: string;
+  /** The node that recorded it. */
+  node: string;
+  identityId?: string;
+  connectionId?: string;
+  channel?: string;
+  /** Details; must survive a JSON round trip. */
+  data?: Record<string, unknown>;
+}
+
+/** A stored audit record: the entry plus the id the store gave it (increasing in append order). */
+export interface AuditRecord extends AuditEntry {
+  id: number;
+}
+
+/** Which audit records `audit` returns. Every given field must match. */
+export interface AuditQuery {
+  identityId?: string;
+  connectionId?: string;
+  type?: string;
+  channel?: string;
+  /** At or after (inclusive). */
+  since?: number;
+  /** Before (exclusive). */
+  until?: number;
+  /** At most this many, newest first. Default 100. */
+  limit?: number;
+}
+
+/** The runtime grant layer of one identity (see `GrantApi`), as persisted. */
+export interface GrantRecord {
+  identityId: string;
+  /** Replaces the token's grants when not null (`setGrants`); `[]` means "none", unlike null. */
+  set: string[] | null;
+  /** Added with `grant`. */
+  added: string[];
+  /** Removed with `revoke`. */
+  removed: string[];
+  updatedAt: number;
+}
+
+/** A user refused until enabled again (`disableUser`). */
+export interface DisabledUser {
+  identityId: string;
+  reason: string;
+  disabledAt: number;
+}
+
+/** Everything grant-related a node loads when it starts. */
+export interface GrantSnapshot {
+  grants: GrantRecord[];
+  disabled: DisabledUser[];
+}
+
+/** The default `limit` of store queries. */
+export const STORE_QUERY_LIMIT = 100;
+
+/**
+ * The store: what Switchboard persists. Every method is asynchronous (real back ends are).
+ *
+ * Guarantees every implementation keeps (`test/store-contract.ts`):
+ * - `migrate()` brings the schema up to date; it is idempotent and keeps the data. Call it once before
+ *   anything else. After `close()` (idempotent) every other method rejects.
+ * - Records come back as they were written (field for field, arrays in order, absent fields absent), and
+ *   are copies: changing a returned or a written object changes nothing stored.
+ * - Connections: `connectionOpened` rejects an id that is already stored. `connectionClosed` records the
+ *   close once: it returns false (and changes nothing) for an unknown or already closed id.
+ *   `closeNode` closes every open connection of a node that died, returning how many.
+ * - Queries match every given field, return newest first (by time, then by append order) and at most
+ *   `limit` (default 100; anything but a positive integer rejects with a RangeError) records; ranges are `since` inclusive, `until` exclusive.
+ * - Retention: `deleteAuditBefore(time)` and `deleteClosedConnections(time)` delete what is older than
+ *   `time` (audit: `at < time`; connections: closed with `closedAt < time`) and return how many.
+ * - Grants: `saveGrants` replaces an identity's record; `disableUser` replaces its reason; `loadGrants`
+ *   returns every record and disabled user.
+ *
+ * `MemoryStore` is the reference implementation.
+ *
+ * @example
+ * await store.migrate();
+ * await store.connectionOpened({ id, node, pid: process.pid, remoteAddress, userAgent, protocol: 'switchboard.v1', codec: 'json', connectedAt: Date.now() });
+ * await store.appendAudit([{ at: Date.now(), type: 'auth.failed', node, connectionId: id }]);
+ */
+export interface Store {
+  /** Creates or upgrades the schema. */
+  migrate(): Promise<void>;
+
+  connectionOpened(connection: ConnectionOpen): Promise<void>;
+  /** Records how a connection ended; false if it is unknown or already closed. */
+  connectionClosed(id: string, close: ConnectionClose): Promise<boolean>;
+  /** Closes every connection of `node` that is still open (the node died or restarted); returns how many. */
+  closeNode(node: string, close: ConnectionClose): Promise<number>;
+  connection(id: string): Promise<ConnectionRecord | undefined>;
+  connections(query?: ConnectionQuery): Promise<ConnectionRecord[]>;
+  /** Deletes connections that closed before `time`; returns how many. Open ones are kept. */
+  deleteClosedConnections(time: number): Promise<number>;
+
+  /**
+   * Appends audit records, all or none: rejects, storing nothing, when an entry has no `type` or its `at`
+   * is not a finite number.
+   */
+  appendAudit(entries: readonly AuditEntry[]): Promise<void>;
+  audit(query?: AuditQuery): Promise<AuditRecord[]>;
+  /** Deletes audit records older than `time` (`at < time`); returns how many. */
+  deleteAuditBefore(time: number): Promise<number>;
+
+  /** Replaces the runtime grants of `record.identityId`. */
+  saveGrants(record: GrantRecord): Promise<void>;
+  /** Forgets an identity's runtime grants (`resetGrants`); false if it had none. */
+  deleteGrants(identityId: string): Promise<boolean>;
+  /** Disables a user, or replaces the reason of a disabled one. */
+  disableUser(user: DisabledUser): Promise<void>;
+  /** false if the user was not disabled. */
+  enableUser(identityId: string): Promise<boolean>;
+  /** Every runtime grant record and disabled user, for a node that starts. */
+  loadGrants(): Promise<GrantSnapshot>;
+
+  close(): Promise<void>;
+}
