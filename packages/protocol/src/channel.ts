@@ -4,6 +4,9 @@
 export type ChannelKind = 'public' | 'private' | 'presence';
 
 /** Channel names: 1 to 200 characters of letters, digits and `_-.:@=,;` (no spaces, no `*`). */
+/** Channel event names: 1 to this many characters. */
+export const MAX_EVENT_LENGTH = 128;
+
 export const CHANNEL_NAME_PATTERN = /^[A-Za-z0-9_\-.:@=,;]{1,200}$/;
 
 /**

@@ -21,7 +21,7 @@ export const ErrorCode = {
   rateLimited: 'rate_limited',
   /** The server is shutting down and takes no new messages. */
   shuttingDown: 'shutting_down',
-  /** Client-side: no reply arrived within the request's timeout. */
+  /** No reply in time: client-side, the request's timeout passed; server-side, the handler did not settle within `limits.handlerTimeoutMs`. */
   timeout: 'timeout',
   /** Client-side: the connection dropped before the reply arrived. */
   disconnected: 'disconnected',

@@ -23,8 +23,12 @@ export type {
   Plug,
   PlugDefinition,
   Messages,
+  Replied,
+  TypedServerApi,
+  SchemaMap,
+  HandlerResult,
 } from './plug/define.ts';
-export type { Manifest, ManifestEntry } from './plug/manifest.ts';
+export type { Manifest, ManifestEntry, ManifestPush, ManifestEvent } from './plug/manifest.ts';
 export { MessageError, SwitchboardError, DevErrorCode } from './errors.ts';
 export { MemoryBus } from './bus/memory-bus.ts';
 export { BROADCAST_TOPIC, channelTopic } from './bus/bus.ts';

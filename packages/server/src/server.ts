@@ -27,9 +27,10 @@ import { Metrics } from './metrics.ts';
 import { Faults, runAs } from './observe/faults.ts';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.ts';
 import { InFlight } from './pipeline/drain.ts';
-import { Inbound } from './pipeline/inbound.ts';
+import { Inbound, toIssues } from './pipeline/inbound.ts';
 import { Outbound } from './pipeline/outbound.ts';
 import { buildRoute, PROTOCOL_OWNER, routeHooks, type Route, type RouteOwner } from './pipeline/route.ts';
+import type { Schema } from './plug/define.ts';
 import { importPlug, isPlugFile } from './plug/loader.ts';
 import type { LoadedPlug } from './plug/registry.ts';
 import { PlugRegistry } from './plug/registry.ts';
@@ -139,8 +140,25 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     maxBufferedBytes: limits.maxBufferedBytes,
     hooks: globalHooks,
     onSlowConsumer: (connection) => lifecycle.close(connection, CloseCode.slowConsumer, 'slow consumer'),
+    isRoute: (type) => type === SystemType.error || protocolRoutes.has(type) || registry.routes.has(type),
   });
   const sendTo = (connection: Connection, envelope: Envelope): boolean => outbound.sendTo(connection, envelope);
+
+  // In development, what an application sends as a declared push or channel event is checked against the
+  // plug's schema, and the parsed data is what goes out (the client's types are the schema's output).
+  const check = (schemas: () => ReadonlyMap<string, Schema>, kind: string) => (name: string, data: unknown) => {
+    const schema = schemas().get(name);
+    if (schema === undefined) return data;
+    const result = schema.safeParse(data);
+    if (result.success) return result.data;
+    const issues = toIssues(result.error.issues).map((issue) => `${issue.path.join('.') || '(data)'}: ${issue.message}`);
+    throw new SwitchboardError(DevErrorCode.pushInvalid, `${kind} "${name}" does not match its declared schema: ${issues.join('; ')}`);
+  };
+  const checkPush = options.development ? check(() => registry.pushSchemas, 'push') : undefined;
+  const checkEvent = options.development ? check(() => registry.eventSchemas, 'channel event') : undefined;
+  const withData = (envelope: Envelope, data: unknown): Envelope => (data === undefined ? { type: envelope.type } : { ...envelope, data });
+  const push = (connection: Connection, envelope: Envelope): boolean =>
+    outbound.sendTo(connection, checkPush ? withData(envelope, checkPush(envelope.type, envelope.data)) : envelope);
   const closeConnection = (connection: Connection, code: number, reason: string): void => lifecycle.closeConnection(connection, code, reason);
 
   // ------------------------------------------------------------ features, in order (teardown in reverse)
@@ -151,6 +169,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   // ------------------------------------------------------------ the facade plugs and applications use
   const api: ServerApi = {
     broadcast(type, data, broadcastOptions) {
+      if (checkPush) data = checkPush(type, data);
       const except = broadcastOptions?.except;
       const message: BusMessage = { topic: BROADCAST_TOPIC, envelope: data === undefined ? { type } : { type, data } };
       if (except !== undefined) message.except = typeof except === 'string' ? except : except.id;
@@ -163,7 +182,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
       return lifecycle.byId.size;
     },
     manifest: () => registry.manifest,
-    publish: (channel, event, data, publishOptions) => channels.publish(channel, event, data, publishOptions),
+    publish: (channel, event, data, publishOptions) => channels.publish(channel, event, checkEvent ? checkEvent(event, data) : data, publishOptions),
     channels: () => channels.channels(),
     members: (channel) => channels.members(channel),
     grant: (identityId, grants, changeOptions) => auth.grant(identityId, grants, changeOptions),
@@ -204,6 +223,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     shuttingDown: isShuttingDown,
     takeAddressToken: (connection) => addressLimits.takeMessage(connection.remoteAddress),
     closeConnection,
+    ...(checkPush ? { checkPush } : {}),
   });
   const lifecycle: Lifecycle = new Lifecycle({
     log,
@@ -230,6 +250,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     addressClosed: (address) => addressLimits.closed(address),
     handleFrame: (connection, data, isBinary) => inbound.frame(connection, data, isBinary),
     sendTo,
+    push,
     shuttingDown: isShuttingDown,
   });
   const heartbeat = new Heartbeat({

@@ -7,7 +7,7 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { CloseCode } from '@switchboard/protocol';
-import { createWsTransport, type Transport, type TransportHandlers, type TransportSocket } from '@switchboard/server';
+import { createWsTransport, type TransportHandlers, type TransportSocket } from '@switchboard/server';
 import { startTestServer } from '@switchboard/server/testing';
 import { AdminApi } from '../src/admin.ts';
 import { RawClient } from './helpers.ts';
@@ -185,18 +185,8 @@ test('ws closes framing errors with 1002 and invalid UTF-8 with 1007, and the se
 
 // ---------------------------------------------------------------- the same through a real server
 
-/** The ws transport with `upgradeTimeoutMs` forced, handed to createServer through its `transport` option. */
-function transportWithTimeout(upgradeTimeoutMs: number): Transport {
-  const inner = createWsTransport();
-  return {
-    attach: (http, options, handlers) => inner.attach(http, { ...options, upgradeTimeoutMs }, handlers),
-    prepare: (payload, binary) => inner.prepare(payload, binary),
-    close: () => inner.close(),
-  };
-}
-
 test('a real server closes a silent socket at the deadline and keeps its idle WebSockets', async () => {
-  await using t = await startTestServer({ transport: transportWithTimeout(TIMEOUT_MS), heartbeat: { intervalMs: 0 } });
+  await using t = await startTestServer({ limits: { upgradeTimeoutMs: TIMEOUT_MS }, heartbeat: { intervalMs: 0 } });
   await using client = await RawClient.connect(t.wsUrl);
   const silent = await rawSocket(t.port);
   const { text, ms } = await silent.closed;

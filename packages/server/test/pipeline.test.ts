@@ -214,3 +214,16 @@ test('per-address limits: new connections beyond the burst get HTTP 429; message
   assert.deepEqual(codes, ['ok', 'ok', 'ok', 'ok', ErrorCode.rateLimited, ErrorCode.rateLimited]);
   assert.match(String(replies[4]?.error?.message), /address/);
 });
+
+test('a client cannot grow the metrics table: unknown types and the errors they get share one label', async () => {
+  await using t = await startTestServer({ limits: { rateLimit: { messagesPerSecond: 0 } } });
+  await using client = await RawClient.connect(t.wsUrl);
+  for (let i = 0; i < 300; i++) client.ws.send(JSON.stringify({ type: `made.up${i}`, id: i + 1 }));
+  for (let i = 0; i < 300; i++) client.ws.send(JSON.stringify({ type: `$made${i}`, id: 1000 + i }));
+  await client.request('$ping');
+  const keys = Object.keys(t.server.metrics());
+  assert.ok(keys.includes('(unknown)'));
+  assert.deepEqual(keys.filter((key) => key.includes('made')), []);
+  assert.equal(t.server.metrics()['(unknown)']?.inbound.count, 600);
+  assert.equal(t.server.metrics()['(unknown)']?.outbound.count, 600);
+});

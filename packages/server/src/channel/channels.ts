@@ -2,6 +2,7 @@
 import {
   CHANNEL_NAME_PATTERN,
   channelKind,
+  MAX_EVENT_LENGTH,
   ErrorCode,
   SystemType,
   type ChannelKind,
@@ -33,7 +34,6 @@ const Admitted = {
   hook: 2,
 } as const;
 
-const MAX_EVENT_LENGTH = 128;
 
 /** One channel with subscribers on this node. */
 interface Channel {

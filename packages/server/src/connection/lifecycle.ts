@@ -39,7 +39,10 @@ export interface LifecycleOptions {
   addressClosed(address: string): void;
   /** Handed in rather than imported, so lifecycle → inbound → outbound has no cycle. */
   handleFrame(connection: Connection, data: Buffer, isBinary: boolean): void;
+  /** The server's own messages (`$welcome`). */
   sendTo(connection: Connection, envelope: Envelope): boolean;
+  /** What an application sends with `connection.send` (checked against its declared push in development). */
+  push(connection: Connection, envelope: Envelope): boolean;
   shuttingDown(): boolean;
 }
 
@@ -135,7 +138,7 @@ export class Lifecycle implements TransportHandlers<Connection, UpgradeContext>,
   // ---------------------------------------------------------------- ConnectionOwner
 
   sendTo(connection: Connection, envelope: Envelope): boolean {
-    return this.options.sendTo(connection, envelope);
+    return this.options.push(connection, envelope);
   }
 
   /** Closes a connection after what is queued for it has been sent. */

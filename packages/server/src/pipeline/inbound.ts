@@ -53,6 +53,8 @@ export interface InboundOptions {
   /** The shared message budget of the connection's address; false refuses the message. */
   takeAddressToken(connection: Connection): boolean;
   closeConnection(connection: Connection, code: number, reason: string): void;
+  /** Checks a push's data against its declared schema (development); returns what to send. Throws SB_PUSH_INVALID. */
+  checkPush?(type: string, data: unknown): unknown;
 }
 
 // The one timer callback of every handler deadline: no closure per message.
@@ -360,6 +362,8 @@ export class Inbound implements ContextOwner {
 
   pushFrom(context: Context, type: string, data: unknown): boolean {
     const route = context.route;
+    const checkPush = this.options.checkPush;
+    if (checkPush !== undefined) data = checkPush(type, data);
     return this.outbound.deliver(context.connection, data === undefined ? { type } : { type, data }, route.beforeSend, route.afterSend);
   }
 }

@@ -3,7 +3,7 @@ import { CloseCode, ErrorCode, SystemType, type Codec, type Envelope, type Error
 import type { Logger } from 'pino';
 import type { BusMessage } from '../bus/bus.ts';
 import type { Connection } from '../connection/connection.ts';
-import type { Metrics } from '../metrics.ts';
+import { MetricLabel, type Metrics } from '../metrics.ts';
 import type { PreparedFrame, Transport } from '../transport/transport.ts';
 import type { HookEntry, RouteHooks } from './route.ts';
 
@@ -20,6 +20,8 @@ export interface OutboundOptions {
   hooks: Pick<RouteHooks, 'beforeSend' | 'afterSend'>;
   /** A slow consumer was closed: the lifecycle marks the connection gone now (the close event comes later). */
   onSlowConsumer(connection: Connection): void;
+  /** Whether a type is one the server serves; an error reply to any other is counted as `(unknown)`, not by the client's string. */
+  isRoute(type: string): boolean;
 }
 
 /**
@@ -38,6 +40,7 @@ export class Outbound {
   private readonly beforeSend: HookEntry<'beforeSend'>[];
   private readonly afterSend: HookEntry<'afterSend'>[];
   private readonly onSlowConsumer: (connection: Connection) => void;
+  private readonly isRoute: (type: string) => boolean;
 
   constructor(options: OutboundOptions) {
     this.transport = options.transport;
@@ -48,6 +51,7 @@ export class Outbound {
     this.beforeSend = options.hooks.beforeSend;
     this.afterSend = options.hooks.afterSend;
     this.onSlowConsumer = options.onSlowConsumer;
+    this.isRoute = options.isRoute;
   }
 
   /** Sends one envelope through the global send hooks. */
@@ -83,7 +87,7 @@ export class Outbound {
     }
     const frame = this.transport.prepare(encoded, connection.codec.binary);
     if (!this.write(connection, frame)) return false;
-    this.metrics.outbound(out.type, frame.payloadLength);
+    this.metrics.outbound(out.error !== undefined && !this.isRoute(out.type) ? MetricLabel.unknown : out.type, frame.payloadLength);
     if (after.length > 0) this.runAfterSend(after, out, connection);
     return true;
   }

@@ -68,3 +68,15 @@ export function buildManifest(entries: ManifestEntry[], pushes: ManifestPush[] =
   const version = createHash('sha256').update(JSON.stringify(content)).digest('base64url').slice(0, 12);
   return { version, ...content };
 }
+
+/**
+ * The part of a manifest clients act on: every entry without its plug version. Two manifests with the same
+ * shape accept and send the same messages with the same schemas.
+ *
+ * @example
+ * manifestShape(before) === manifestShape(after) // only handler code changed: no need to tell clients
+ */
+export function manifestShape(manifest: Manifest): string {
+  const strip = <T extends { plugVersion: string }>(entries: readonly T[]) => entries.map(({ plugVersion: _v, ...rest }) => rest);
+  return JSON.stringify([strip(manifest.messages), strip(manifest.pushes), strip(manifest.events)]);
+}

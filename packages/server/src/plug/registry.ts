@@ -5,6 +5,7 @@ import { DevErrorCode, SwitchboardError } from '../errors.ts';
 import type { AnyPlug, Hooks, MessageDefinition, Schema } from './define.ts';
 import {
   buildManifest,
+  manifestShape,
   eventEntries,
   jsonSchemaOf,
   pushEntries,
@@ -33,6 +34,10 @@ export type { Route, HookEntry };
 export interface SwapResult {
   plug: LoadedPlug;
   previous: LoadedPlug | undefined;
+  /**
+   * Whether a type, schema or description changed: what clients must be told. A save that changes only a
+   * handler's code (and so the plug's content-hash version) does not push a new manifest to every client.
+   */
   manifestChanged: boolean;
 }
 
@@ -54,6 +59,8 @@ export class PlugRegistry {
   eventSchemas: ReadonlyMap<string, Schema> = new Map();
 
   private plugs = new Map<string, LoadedPlug>();
+  /** What clients can see of the manifest: types and schemas, not plug versions (see SwapResult). */
+  private shape = '';
   private readonly states = new Map<string, Map<string, unknown>>();
   private readonly globalHooks: Hooks;
   private readonly api: ServerApi;
@@ -139,6 +146,24 @@ export class PlugRegistry {
         );
       }
     }
+    // A push type or channel event has one schema: the client's types and the manifest are keyed by name.
+    const declared = plug as { pushes?: Record<string, unknown>; events?: Record<string, unknown> };
+    for (const other of this.plugs.values()) {
+      if (replaced.has(other.name)) continue;
+      const theirs = other.definition as { pushes?: Record<string, unknown>; events?: Record<string, unknown> };
+      for (const [kind, mine, their] of [
+        ['push type', declared.pushes, theirs.pushes],
+        ['channel event', declared.events, theirs.events],
+      ] as const) {
+        const clash = Object.keys(mine ?? {}).find((name) => Object.hasOwn(their ?? {}, name));
+        if (clash !== undefined) {
+          throw new SwitchboardError(
+            DevErrorCode.plugConflict,
+            `${where}: ${kind} "${clash}" is already declared by plug "${other.name}"${other.file ? ` (${other.file})` : ''}; declare it in one plug`,
+          );
+        }
+      }
+    }
     let state = this.states.get(plug.name);
     if (!state) {
       state = new Map();
@@ -164,12 +189,12 @@ export class PlugRegistry {
     const next = new Map(this.plugs);
     if (renamedFrom && renamedFrom.name !== plug.name) next.delete(renamedFrom.name);
     next.set(plug.name, loaded);
-    const before = this.manifest.version;
+    const before = this.shape;
     this.plugs = next;
     this.rebuild();
     if (previous) await this.unload(previous);
     if (renamedFrom && renamedFrom.name !== plug.name) await this.unload(renamedFrom);
-    return { plug: loaded, previous: previous ?? renamedFrom, manifestChanged: before !== this.manifest.version };
+    return { plug: loaded, previous: previous ?? renamedFrom, manifestChanged: before !== this.shape };
   }
 
   private async unload(plug: LoadedPlug): Promise<void> {
@@ -214,5 +239,6 @@ export class PlugRegistry {
     this.pushSchemas = pushSchemas;
     this.eventSchemas = eventSchemas;
     this.manifest = buildManifest(manifestEntries, pushes, events);
+    this.shape = manifestShape(this.manifest);
   }
 }

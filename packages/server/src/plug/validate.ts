@@ -1,5 +1,5 @@
 // Checks a plug definition before it may take traffic, listing every problem found.
-import { MESSAGE_TYPE_PATTERN, RESERVED_PREFIX } from '@switchboard/protocol';
+import { MESSAGE_TYPE_PATTERN, RESERVED_PREFIX, MAX_EVENT_LENGTH } from '@switchboard/protocol';
 import { HOOK_NAMES } from './define.ts';
 
 /** Plug names: a letter, then letters, digits, `-` and `_` (at most 64). */
@@ -10,7 +10,6 @@ function isSchema(value: unknown): boolean {
 }
 
 /** Channel event names: 1 to 128 characters, as `publish` accepts them. */
-const MAX_EVENT_LENGTH = 128;
 
 function pushTypeProblem(type: string): string | undefined {
   if (type.startsWith(RESERVED_PREFIX)) return `push type "${type}": the "${RESERVED_PREFIX}" prefix is reserved for the protocol`;
