@@ -22,6 +22,11 @@ export default tseslint.config(
     },
   },
 
+  // Plain JavaScript entry points (the version gate, the test runner) run on Node as they are.
+  {
+    files: ['scripts/**/*.js', 'packages/cli/bin/**/*.js'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly' } },
+  },
   // Layer boundaries: protocol imports nothing of ours (nor Node); back-end contracts import no feature;
   // the client takes only types from the server; nothing imports the CLI.
   {

@@ -110,7 +110,7 @@ test('send is fire-and-forget; its failures arrive as error events', async () =>
 test('send queues a bounded number of messages until the connection opens', async () => {
   await using t = await startTestServer({
     plugs: [math],
-    limits: { rateLimit: { messagesPerSecond: 100_000, burst: 100_000 } },
+    limits: { rateLimit: { messagesPerSecond: 100_000, burst: 100_000 }, perAddress: { messagesPerSecond: 0 } },
   });
   using client = connect(t.wsUrl);
   const texts: string[] = [];

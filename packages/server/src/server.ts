@@ -18,18 +18,18 @@ import { Channels } from './channel/channels.ts';
 import { AddressLimits } from './connection/address-limits.ts';
 import type { Connection } from './connection/connection.ts';
 import { Heartbeat } from './connection/heartbeat.ts';
-import { Lifecycle } from './connection/lifecycle.ts';
+import { Lifecycle } from './pipeline/lifecycle.ts';
 import { DevErrorCode, SwitchboardError } from './errors.ts';
 import { FeatureList, type Feature } from './feature.ts';
-import { registerGrantRoutes } from './grants/admin-routes.ts';
+import { registerGrantRoutes } from './auth/admin-routes.ts';
 import { GrantStore } from './grants/store.ts';
 import { Metrics } from './metrics.ts';
-import { Faults, runAs } from './observe/faults.ts';
+import { Faults, runAs, type CodeOwner } from './observe/faults.ts';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.ts';
 import { InFlight } from './pipeline/drain.ts';
 import { Inbound, toIssues } from './pipeline/inbound.ts';
 import { Outbound } from './pipeline/outbound.ts';
-import { buildRoute, PROTOCOL_OWNER, routeHooks, type Route, type RouteOwner } from './pipeline/route.ts';
+import { buildRoute, PROTOCOL_OWNER, routeHooks, type Route, type RouteOwner } from './plug/route.ts';
 import type { Schema } from './plug/define.ts';
 import { importPlug, isPlugFile } from './plug/loader.ts';
 import type { LoadedPlug } from './plug/registry.ts';
@@ -127,7 +127,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   const addressLimits = new AddressLimits(limits.perAddress);
   const globalHooks = routeHooks(options.hooks, 'global', undefined);
   /** Every plug version (and import scope) of this server, for attributing faults. */
-  const owned = new WeakSet<RouteOwner>([PROTOCOL_OWNER]);
+  const owned = new WeakSet<CodeOwner>([PROTOCOL_OWNER]);
   let shuttingDown = false;
   const isShuttingDown = () => shuttingDown;
 

@@ -58,9 +58,11 @@ test('swapping a plug under load loses no connection and no request', async () =
   await withPlugsDir(async (dir) => {
     const file = join(dir, 'counter.ts');
     await writeFile(file, counterPlug('v1'));
-    await using t = await startTestServer({ plugs: dir, watch: true, limits: { rateLimit: { messagesPerSecond: 0 } } });
+    await using t = await startTestServer({ plugs: dir, watch: true, limits: { rateLimit: { messagesPerSecond: 0 }, perAddress: { messagesPerSecond: 0 } } });
     const clients = await Promise.all(Array.from({ length: 100 }, () => RawClient.connect(t.wsUrl)));
     const manifests = clients.map((client) => client.next((e) => e.type === '$manifest', 10_000));
+    // Awaited at the end; when the test fails before that, they must not turn into unhandled rejections.
+    for (const manifest of manifests) manifest.catch(() => undefined);
     try {
       let running = true;
       const answers = new Set<string>();
@@ -78,9 +80,17 @@ test('swapping a plug under load loses no connection and no request', async () =
           n++;
         }
       });
+      for (const run of load) run.catch(() => undefined);
+      // Yields until `count` replies have arrived; the load never stalls, so a timeout is a failure.
       const waitForReplies = async (count: number) => {
         const deadline = Date.now() + 10_000;
-        while (replies < count && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+        while (replies < count) {
+          if (Date.now() > deadline) {
+            running = false;
+            throw new Error(`only ${replies} of ${count} replies within 10 s`);
+          }
+          await new Promise((resolve) => setImmediate(resolve));
+        }
       };
       await waitForReplies(300);
 

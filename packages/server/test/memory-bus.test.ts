@@ -1,6 +1,6 @@
 // The in-memory bus passes the bus contract.
 import { MemoryBus } from '@switchboard/server';
-import { busContract } from './bus-contract.ts';
+import { busContract } from '@switchboard/server/testing';
 
 busContract('MemoryBus', async () => {
   const bus = new MemoryBus();

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HISTORY_DEFAULTS, MEMORY_HISTORY_MAX_STREAMS, MemoryHistory } from '@switchboard/server';
-import { historyContract } from './history-contract.ts';
+import { historyContract } from '@switchboard/server/testing';
 
 historyContract('MemoryHistory', (options) => new MemoryHistory(options));
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryPresence } from '@switchboard/server';
-import { presenceContract } from './presence-contract.ts';
+import { presenceContract } from '@switchboard/server/testing';
 
 presenceContract('MemoryPresence', () => new MemoryPresence());
 

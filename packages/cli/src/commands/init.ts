@@ -76,10 +76,10 @@ Examples:
     ctx.out(
       `Created ${name} in ${shown}:\n${files.map((file) => `  ${file.path}`).join('\n')}\n\n` +
         `Next:\n${cd}` +
-        `  ${`${ctx.program} dev`.padEnd(28)}# serves http://127.0.0.1:3000 and hot-swaps plugs\n` +
-        `  ${`${ctx.program} add plug rooms`.padEnd(28)}# scaffolds plugs/rooms.ts and its test\n` +
-        `  ${`${ctx.program} test`.padEnd(28)}# runs the plug tests\n` +
-        'Once the @switchboard packages are published on npm, "npm install" adds editor types and the npm scripts.\n',
+        `  ${'npm install'.padEnd(37)}# the Switchboard packages, TypeScript and editor types\n` +
+        `  ${'npm run dev'.padEnd(37)}# serves http://127.0.0.1:3000 and hot-swaps plugs\n` +
+        `  ${'npx @switchboard/cli add plug rooms'.padEnd(37)}# scaffolds plugs/rooms.ts and its test\n` +
+        `  ${'npm test'.padEnd(37)}# runs the plug tests against a real server\n`,
     );
     return 0;
   },

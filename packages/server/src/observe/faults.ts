@@ -2,7 +2,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { RouteOwner } from '../pipeline/route.ts';
 
 /** What the server does when plug code fails outside a handler's own call. See docs/plugs.md. */
 export const FaultPolicy = {
@@ -27,9 +26,15 @@ export const FaultCode = {
   handlerTimeout: 'SB_HANDLER_TIMEOUT',
 } as const;
 
+/** Whose code is running: a plug version (or the protocol); route owners are these. */
+export interface CodeOwner {
+  readonly name: string;
+  readonly version: string;
+}
+
 // Plug code runs inside this storage (import, onLoad/onUnload, hooks, handlers), so a timer or a promise it
 // starts carries its owner, and an error escaping it later is attributed to the plug.
-const scope = new AsyncLocalStorage<RouteOwner>();
+const scope = new AsyncLocalStorage<CodeOwner>();
 
 /**
  * Runs `fn(...args)` as code of `owner`. No closure: the arguments are passed through.
@@ -37,12 +42,12 @@ const scope = new AsyncLocalStorage<RouteOwner>();
  * @example
  * runAs(route.plug, route.definition.handler, data, context);
  */
-export function runAs<A extends unknown[], R>(owner: RouteOwner, fn: (...args: A) => R, ...args: A): R {
+export function runAs<A extends unknown[], R>(owner: CodeOwner, fn: (...args: A) => R, ...args: A): R {
   return scope.run(owner, fn, ...args);
 }
 
 /** The plug whose code is running now, when any. */
-export function currentOwner(): RouteOwner | undefined {
+export function currentOwner(): CodeOwner | undefined {
   return scope.getStore();
 }
 
@@ -80,7 +85,7 @@ export interface FaultsOptions {
   stallMs: number;
   log: Logger;
   /** Whether a plug version belongs to this server. */
-  owns(owner: RouteOwner): boolean;
+  owns(owner: CodeOwner): boolean;
   /** Unloads a plug (the `unload-plug` policy). */
   unload(name: string): Promise<unknown>;
 }
@@ -114,7 +119,7 @@ export class Faults {
     this.options = options;
   }
 
-  owns(owner: RouteOwner): boolean {
+  owns(owner: CodeOwner): boolean {
     return this.options.owns(owner);
   }
 
@@ -144,7 +149,7 @@ export class Faults {
   }
 
   /** @internal an error escaped: log, count, apply the policy. */
-  report(error: unknown, origin: 'uncaughtException' | 'unhandledRejection', owner: RouteOwner | undefined): void {
+  report(error: unknown, origin: 'uncaughtException' | 'unhandledRejection', owner: CodeOwner | undefined): void {
     const { log, policy } = this.options;
     this.total++;
     const plug = owner?.name;

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ServerApi } from '../api.ts';
 import type { Connection } from '../connection/connection.ts';
 import { REPLIED, type HandlerContext, type InboundMessage, type Replied } from '../plug/define.ts';
-import type { Route } from './route.ts';
+import type { Route } from '../plug/route.ts';
 
 /** What a context needs from the pipeline. */
 export interface ContextOwner {

@@ -13,7 +13,7 @@ import type { HandleOutcome, Rejection } from '../plug/define.ts';
 import { Context, type ContextOwner } from './context.ts';
 import type { InFlight } from './drain.ts';
 import type { Outbound } from './outbound.ts';
-import type { Route } from './route.ts';
+import type { Route } from '../plug/route.ts';
 
 function isRejection(value: unknown): value is Rejection {
   return typeof value === 'object' && value !== null && typeof (value as Rejection).reject === 'string';

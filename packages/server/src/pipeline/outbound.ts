@@ -5,7 +5,7 @@ import type { BusMessage } from '../bus/bus.ts';
 import type { Connection } from '../connection/connection.ts';
 import { MetricLabel, type Metrics } from '../metrics.ts';
 import type { PreparedFrame, Transport } from '../transport/transport.ts';
-import type { HookEntry, RouteHooks } from './route.ts';
+import type { HookEntry, RouteHooks } from '../plug/route.ts';
 
 const SLOW_CONSUMER_GRACE_MS = 2_000;
 

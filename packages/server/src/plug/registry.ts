@@ -15,7 +15,7 @@ import {
   type ManifestPush,
 } from './manifest.ts';
 import { validatePlug } from './validate.ts';
-import { buildRoute, hookEntries as entries, routeHooks, type HookEntry, type Route, type RouteOwner } from '../pipeline/route.ts';
+import { buildRoute, hookEntries as entries, routeHooks, type HookEntry, type Route, type RouteOwner } from './route.ts';
 
 /** A plug version that is serving. */
 export interface LoadedPlug extends RouteOwner {

@@ -1,7 +1,7 @@
 // The contract every history back end must honour; each implementation's test runs it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { History, HistoryOptions, StreamPage, StreamPosition, StreamReset } from '@switchboard/server';
+import type { History, HistoryOptions, StreamPage, StreamPosition, StreamReset } from '../index.ts';
 
 /** A clock the tests move by hand. */
 interface Clock {

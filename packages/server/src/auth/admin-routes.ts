@@ -1,6 +1,6 @@
 // Admin HTTP routes for grants and users: read and change an identity's grants, disable and enable users.
 import { adminError, type AdminApi, type AdminResponse } from '../admin.ts';
-import type { Auth } from '../auth/auth.ts';
+import type { Auth } from './auth.ts';
 import { SwitchboardError } from '../errors.ts';
 
 function record(body: unknown): Record<string, unknown> | undefined {

@@ -1,7 +1,7 @@
 // Test helpers: a real server on 127.0.0.1 and port 0, cleaned up with `await using`.
 import { pino } from 'pino';
-import { createServer, type ListenInfo, type SwitchboardServer } from './server.ts';
-import type { Connection, ServerOptions } from './index.ts';
+import { createServer, type ListenInfo, type SwitchboardServer } from '../server.ts';
+import type { Connection, ServerOptions } from '../index.ts';
 import { CloseCode } from '@switchboard/protocol';
 
 /** A started server for a test. */
@@ -71,3 +71,10 @@ export async function startTestServer(options: ServerOptions = {}): Promise<Test
   };
   return handle;
 }
+
+// The contract suites every back end must pass (a bus, a history, a presence store, a store): call one
+// with a factory for your implementation inside a node:test file.
+export { busContract } from './bus-contract.ts';
+export { historyContract } from './history-contract.ts';
+export { presenceContract } from './presence-contract.ts';
+export { storeContract } from './store-contract.ts';

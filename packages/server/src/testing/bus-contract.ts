@@ -1,8 +1,8 @@
 // The contract every bus must honour; each bus implementation's test runs it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DIRECT_TOPIC, GRANTS_TOPIC, PLUGS_TOPIC, isPublication, nodeTopic, presenceTopic } from '@switchboard/server';
-import type { Bus, BusMessage, ClusterMessage } from '@switchboard/server';
+import { DIRECT_TOPIC, GRANTS_TOPIC, PLUGS_TOPIC, isPublication, nodeTopic, presenceTopic } from '../index.ts';
+import type { Bus, BusMessage, ClusterMessage } from '../index.ts';
 
 /** Waits until `check` passes, polling without fixed sleeps beyond a short yield; gives up after `ms`. */
 async function eventually(check: () => boolean, ms = 2000): Promise<void> {

@@ -1,7 +1,7 @@
 // The contract every store must honour; each implementation's test runs it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AuditEntry, ConnectionClose, ConnectionOpen, GrantRecord, Store } from '@switchboard/server';
+import type { AuditEntry, ConnectionClose, ConnectionOpen, GrantRecord, Store } from '../index.ts';
 
 function opened(id: string, fields: Partial<ConnectionOpen> = {}): ConnectionOpen {
   return {

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Member, PresenceChange } from '@switchboard/protocol';
-import type { PresenceMember, PresenceStore } from '@switchboard/server';
+import type { PresenceMember, PresenceStore } from '../index.ts';
 
 function member(connectionId: string, identityId: string, info: Record<string, unknown> = {}, node = 'n1'): PresenceMember {
   return { connectionId, node, identityId, info };

@@ -8,9 +8,9 @@ import type { ServerEvents } from '../api.ts';
 import type { FeatureList, UpgradeContext } from '../feature.ts';
 import type { Metrics } from '../metrics.ts';
 import { runAs } from '../observe/faults.ts';
-import type { HookEntry, RouteOwner } from '../pipeline/route.ts';
+import type { HookEntry, RouteOwner } from '../plug/route.ts';
 import type { TransportHandlers, TransportSocket, UpgradeDecision } from '../transport/transport.ts';
-import { Connection, type ConnectionInfo, type ConnectionOwner } from './connection.ts';
+import { Connection, type ConnectionInfo, type ConnectionOwner } from '../connection/connection.ts';
 
 const connectionChannel = diagnosticsChannel('switchboard:connection');
 

@@ -1,6 +1,7 @@
 // Routes: where a message type goes — its owner (a plug, or the protocol), its definition and the hooks that apply.
-import type { Hooks, MessageDefinition } from '../plug/define.ts';
-import { compileKeyCheck, type KeyCheck } from '../plug/strict.ts';
+import type { Hooks, MessageDefinition } from './define.ts';
+import type { CodeOwner } from '../observe/faults.ts';
+import { compileKeyCheck, type KeyCheck } from './strict.ts';
 
 /** A hook with the name of whoever registered it ("global" or a plug), for logs. */
 export interface HookEntry<K extends keyof Hooks> {
@@ -9,9 +10,7 @@ export interface HookEntry<K extends keyof Hooks> {
 }
 
 /** Who serves a route: a plug version, or the protocol itself (`$protocol`). */
-export interface RouteOwner {
-  readonly name: string;
-  readonly version: string;
+export interface RouteOwner extends CodeOwner {
   readonly state: Map<string, unknown>;
 }
 

@@ -1,0 +1,3 @@
+// @switchboard/server/presence: the presence contract and the in-memory reference.
+export * from './presence-store.ts';
+export * from './memory-presence.ts';

@@ -1,0 +1,3 @@
+// @switchboard/server/history: the history (streams) contract and the in-memory reference.
+export * from './history.ts';
+export * from './memory-history.ts';
