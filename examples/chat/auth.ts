@@ -1,5 +1,5 @@
 // Who may do what in the example: the token secret, the grants of each role, and the server's auth options.
-import { ErrorCode, MessageError, type AuthOptions, type Connection } from '@switchboard/server';
+import { ErrorCode, MessageError, type AuthOptions, type Connection, type Identity } from '@switchboard/server';
 
 /**
  * DEVELOPMENT ONLY. Used when CHAT_JWT_SECRET is not set, so that `npm start` works with zero setup.
@@ -22,23 +22,35 @@ export const ROLES = ['customer', 'staff'] as const;
 export type Role = (typeof ROLES)[number];
 
 /**
- * "Ops access" as one unit: `ops.grant` / `ops.revoke` add or remove exactly these at runtime. Taking away
- * `call:ops.*` too means a revoked user cannot grant the access back to themselves.
+ * "Ops access": reading and posting in the ops room. Staff have it by role; `ops.grant` / `ops.revoke` give
+ * it to a customer or take it away, at runtime. It does not include managing access (`STAFF_GRANTS`).
  */
-export const OPS_GRANTS = ['call:ops.*', `subscribe:${OPS_CHANNEL}`, `publish:${OPS_CHANNEL}`];
+export const OPS_ACCESS_GRANTS = [`subscribe:${OPS_CHANNEL}`, `publish:${OPS_CHANNEL}`];
+
+/**
+ * What only a staff token carries: calling `ops.grant` / `ops.revoke`. The ops plug also checks the role in
+ * the token, so this grant given to a customer at runtime (say, over the admin API) still lets them manage
+ * nobody's access.
+ */
+export const STAFF_GRANTS = ['call:ops.*'];
 
 /** What a connection may do before signing in: sign in, and read the chat. */
 export const ANONYMOUS_GRANTS = ['call:demo.signIn', 'call:chat.history'];
 
 /**
+ * What every signed-in user may do: every `chat.*` message, so a message type added to plugs/chat.ts while
+ * the server runs works at once (grants live in tokens, and this file is not hot-swapped), and the lobby.
+ */
+export const SIGNED_IN_GRANTS = ['call:chat.*', `subscribe:${LOBBY_CHANNEL}`];
+
+/**
  * The grants a token carries, by role; the anonymous grants apply on top (they are the server's defaults).
  *
  * @example
- * grantsFor('customer') // ['call:chat.send', 'subscribe:presence-lobby']
+ * grantsFor('customer') // ['call:chat.*', 'subscribe:presence-lobby']
  */
 export function grantsFor(role: Role): string[] {
-  const signedIn = ['call:chat.send', `subscribe:${LOBBY_CHANNEL}`];
-  return role === 'staff' ? [...signedIn, ...OPS_GRANTS] : signedIn;
+  return role === 'staff' ? [...SIGNED_IN_GRANTS, ...STAFF_GRANTS, ...OPS_ACCESS_GRANTS] : [...SIGNED_IN_GRANTS];
 }
 
 /**
@@ -84,6 +96,17 @@ export interface User {
 export function signedInUser(connection: Connection): User {
   const identity = connection.identity;
   if (!identity) throw new MessageError(ErrorCode.unauthenticated, 'sign in first');
+  return userOf(identity);
+}
+
+/**
+ * The user an identity is: its name and role come from the token's `info`, which the server verified, so a
+ * role is something nobody can give themselves at runtime (unlike a grant).
+ *
+ * @example
+ * const user = userOf(connection.identity);
+ */
+export function userOf(identity: Identity): User {
   const { name, role } = identity.info ?? {};
   return {
     id: identity.id,

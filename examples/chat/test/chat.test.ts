@@ -1,7 +1,7 @@
 // The chat plug on a real server through the client SDK: broadcast as the signed-in user, history, validation, hot swap.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type Client } from '@switchboard/client';
+import { connect, type Client, type StateChange } from '@switchboard/client';
 import chat, { HISTORY_LIMIT, type ChatMessage } from '../plugs/chat.ts';
 import { failsWith, nextValue, signIn, startExampleServer, type ChatApi } from './helpers.ts';
 
@@ -24,8 +24,9 @@ test('chat.send reaches every connection, the sender included, under the name fr
   const [seenByAda, seenByBob, seenByReader] = await Promise.all([toAda, toBob, toReader]);
   assert.deepEqual(seenByBob, seenByAda);
   assert.deepEqual(seenByReader, seenByAda);
-  const { at, ...rest } = seenByBob;
+  const { at, epoch, ...rest } = seenByBob;
   assert.deepEqual(rest, { seq: 1, from: 'ada', name: 'Ada', role: 'staff', text: 'hello, Bob' });
+  assert.equal(epoch, reply.epoch);
   assert.ok(!Number.isNaN(Date.parse(at)));
 });
 
@@ -94,13 +95,45 @@ test('empty or oversized text is refused with invalid_payload naming the field',
   assert.deepEqual(messages, []);
 });
 
-test('history and seq survive a hot swap of the plug', async () => {
+test('history, seq and epoch survive a hot swap of the plug', async () => {
   await using server = await startExampleServer();
   using ada = await signIn(server, 'Ada', 'customer');
-  await ada.request('chat.send', { text: 'before the swap' });
+  const before = await ada.request('chat.send', { text: 'before the swap' });
   // Installing the plug again is what the dev server does when chat.ts is saved.
   await server.server.loadPlug({ ...chat, version: 'edited' });
-  const { messages } = await ada.request('chat.history', {});
+  const { epoch, messages } = await ada.request('chat.history', {});
   assert.deepEqual(messages.map((message) => message.text), ['before the swap']);
-  assert.equal((await ada.request('chat.send', { text: 'after' })).seq, 2);
+  assert.equal(epoch, before.epoch);
+  assert.deepEqual(await ada.request('chat.send', { text: 'after' }), { epoch, seq: 2 });
+});
+
+test('a restart starts a new epoch, so the first message after it is told apart from the old seq 1', async () => {
+  await using server = await startExampleServer();
+  using ada = await signIn(server, 'Ada', 'customer');
+  using bob = await signIn(server, 'Bob', 'customer');
+  const first = nextMessage(bob);
+  await ada.request('chat.send', { text: 'before the restart' });
+  const old = await first;
+  assert.equal(old.seq, 1);
+
+  // Both clients reconnect by themselves and authenticate again with their tokens.
+  const reopened = [ada, bob].map((client) => nextValue<StateChange>((callback) => client.events.on('state', (change) => change.state === 'open' && callback(change))));
+  await server.restart();
+  await Promise.all(reopened);
+
+  // What a page does on every (re)connect: fetch the history. It is empty, and under another epoch.
+  const history = await bob.request('chat.history', {});
+  assert.deepEqual(history.messages, []);
+  assert.notEqual(history.epoch, old.epoch);
+
+  const next = nextMessage(bob);
+  const reply = await ada.request('chat.send', { text: 'after the restart' });
+  const fresh = await next;
+  // The very collision a page deduplicating by seq alone would fall into: seq 1 again...
+  assert.equal(fresh.seq, old.seq);
+  assert.equal(fresh.text, 'after the restart');
+  // ...told apart by the epoch, which is the one the history named.
+  assert.notEqual(fresh.epoch, old.epoch);
+  assert.equal(fresh.epoch, history.epoch);
+  assert.equal(reply.epoch, fresh.epoch);
 });

@@ -1,5 +1,8 @@
 // Test helpers for the example: a real server with all its plugs and auth settings, and clients signed in like the page.
 import assert from 'node:assert/strict';
+import { copyFile, cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { connect, type Client } from '@switchboard/client';
 import type { AppApi } from '@switchboard/server';
 import { startTestServer, type TestServer } from '@switchboard/server/testing';
@@ -12,13 +15,39 @@ import ops from '../plugs/ops.ts';
 export type ChatApi = AppApi<typeof chat | typeof demo | typeof ops>;
 
 /**
- * A server on a free port with the example's plugs and the same `auth` options `npm start` uses.
+ * A server on a free port with the example's plugs and the same `auth` options `npm start` uses; or, with
+ * `plugs` a folder and `watch`, the plugs in that folder, hot-swapped when their files change.
  *
  * @example
  * await using server = await startExampleServer();
  */
-export function startExampleServer(): Promise<TestServer> {
-  return startTestServer({ plugs: [chat, demo, ops], auth });
+export function startExampleServer(options: { plugs?: string; watch?: boolean } = {}): Promise<TestServer> {
+  return startTestServer({ plugs: options.plugs ?? [chat, demo, ops], watch: options.watch ?? false, auth });
+}
+
+/** A copy of the example's plugs a test may edit, removed on dispose. */
+export interface PlugsCopy extends AsyncDisposable {
+  /** The copied plugs folder. */
+  readonly dir: string;
+}
+
+/**
+ * Copies `plugs/` (and the `auth.ts` they import) into a git-ignored `.tmp` folder of the example, so that a
+ * test can edit plug files while a server watches them without touching the real ones. Inside the example,
+ * the copies resolve `jose` and `@switchboard/*` as the originals do.
+ *
+ * @example
+ * await using plugs = await copyPlugs();
+ * await using server = await startExampleServer({ plugs: plugs.dir, watch: true });
+ */
+export async function copyPlugs(): Promise<PlugsCopy> {
+  const base = fileURLToPath(new URL('../.tmp/', import.meta.url));
+  await mkdir(base, { recursive: true });
+  const root = await mkdtemp(join(base, 'plugs-'));
+  const dir = join(root, 'plugs');
+  await cp(fileURLToPath(new URL('../plugs/', import.meta.url)), dir, { recursive: true });
+  await copyFile(fileURLToPath(new URL('../auth.ts', import.meta.url)), join(root, 'auth.ts'));
+  return { dir, [Symbol.asyncDispose]: () => rm(root, { recursive: true, force: true }) };
 }
 
 /**

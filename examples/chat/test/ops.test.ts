@@ -1,9 +1,9 @@
-// The staff-only ops room: who may subscribe and post, and ops.grant / ops.revoke taking effect on live connections.
+// The ops room: who may read and post, staff changing a customer's access on live connections, and what is refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GrantsChange, MessageMeta, UnsubscribedInfo } from '@switchboard/client';
-import { OPS_CHANNEL, OPS_GRANTS } from '../auth.ts';
-import type { AccessEvent } from '../plugs/ops.ts';
+import { OPS_ACCESS_GRANTS, OPS_CHANNEL, STAFF_GRANTS } from '../auth.ts';
+import { OpsErrorCode, type AccessEvent } from '../plugs/ops.ts';
 import { failsWith, nextValue, signIn, startExampleServer } from './helpers.ts';
 
 interface Received {
@@ -30,73 +30,117 @@ test('staff subscribe and post to private-ops; customers get forbidden naming th
   await assert.rejects(bob.request('ops.grant', { userId: 'bob' }), failsWith('forbidden', 'call:ops.grant'));
 });
 
-test('ops.revoke removes a subscribed user from the room at once and tells every one of their connections', async () => {
-  await using server = await startExampleServer();
-  using grace = await signIn(server, 'Grace', 'staff');
-  using ada = await signIn(server, 'Ada', 'staff');
-  using adaSecondTab = await signIn(server, 'Ada', 'staff');
-  const graceOps = grace.subscribe(OPS_CHANNEL);
-  const adaOps = ada.subscribe(OPS_CHANNEL);
-  const adaSecondOps = adaSecondTab.subscribe(OPS_CHANNEL);
-  await Promise.all([graceOps.ready, adaOps.ready, adaSecondOps.ready]);
-  const afterRevoke: unknown[] = [];
-  adaOps.on('message', (data) => afterRevoke.push(data));
-
-  const removed = [adaOps, adaSecondOps].map((ops) => nextValue<UnsubscribedInfo>((callback) => ops.on('unsubscribed', callback)));
-  const told = [ada, adaSecondTab].map((client) => nextValue<GrantsChange>((callback) => client.events.on('grants', callback)));
-  const accessEvent = nextValue<Received>((callback) => graceOps.on('message', (data, meta) => callback({ data, meta })));
-
-  const reply = await grace.request('ops.revoke', { userId: 'ada' });
-  assert.equal(reply.userId, 'ada');
-  for (const grant of OPS_GRANTS) assert.ok(!reply.grants.includes(grant), `${grant} is gone`);
-
-  for (const info of await Promise.all(removed)) assert.deepEqual(info, { reason: 'grant_revoked', grant: `subscribe:${OPS_CHANNEL}` });
-  for (const change of await Promise.all(told)) {
-    assert.deepEqual([...change.removed].sort(), [...OPS_GRANTS].sort());
-    assert.deepEqual(change.added, []);
-    assert.equal(change.reason, 'ops access revoked by Grace');
-  }
-  assert.equal(adaOps.active, false);
-
-  // The other ops members see the change as an operational event from the server (no `from`).
-  const { data, meta } = await accessEvent;
-  assert.deepEqual(data, { userId: 'ada', change: 'revoked', by: 'grace', byName: 'Grace' } satisfies AccessEvent);
-  assert.equal(meta.from, undefined);
-
-  // Nothing published after the revoke reaches Ada: a round trip on her connection comes after anything sent before it.
-  const toGrace = nextValue<Received>((callback) => graceOps.on('message', (data, meta) => callback({ data, meta })));
-  await grace.publish(OPS_CHANNEL, 'note', { text: 'Ada cannot read this' });
-  await toGrace;
-  await ada.request('chat.history', {});
-  assert.deepEqual(afterRevoke, []);
-
-  // Her rights are gone for real, including granting them back to herself.
-  await assert.rejects(ada.subscribe(OPS_CHANNEL).ready, failsWith('forbidden', `subscribe:${OPS_CHANNEL}`));
-  await assert.rejects(ada.publish(OPS_CHANNEL, 'note', {}), failsWith('forbidden', `publish:${OPS_CHANNEL}`));
-  await assert.rejects(ada.request('ops.grant', { userId: 'ada' }), failsWith('forbidden', 'call:ops.grant'));
-});
-
-test('ops.grant lets a customer into the room without reconnecting; the revoke survives a new sign-in', async () => {
+test('ops.grant lets a customer into the room without reconnecting, to read and post but not to manage access', async () => {
   await using server = await startExampleServer();
   using grace = await signIn(server, 'Grace', 'staff');
   using bob = await signIn(server, 'Bob', 'customer');
   await assert.rejects(bob.subscribe(OPS_CHANNEL).ready, failsWith('forbidden'));
+  const graceOps = grace.subscribe(OPS_CHANNEL);
+  await graceOps.ready;
 
   const told = nextValue<GrantsChange>((callback) => bob.events.on('grants', callback));
-  await grace.request('ops.grant', { userId: 'bob' });
+  const announced = nextValue<Received>((callback) => graceOps.on('message', (data, meta) => callback({ data, meta })));
+  const reply = await grace.request('ops.grant', { userId: 'bob' });
+  assert.equal(reply.changed, true);
   const change = await told;
-  assert.deepEqual([...change.added].sort(), [...OPS_GRANTS].sort());
+  assert.deepEqual([...change.added].sort(), [...OPS_ACCESS_GRANTS].sort());
   assert.equal(change.reason, 'ops access granted by Grace');
+  assert.deepEqual((await announced).data, { userId: 'bob', userName: 'Bob', change: 'granted', by: 'grace', byName: 'Grace' } satisfies AccessEvent);
+
   const bobOps = bob.subscribe(OPS_CHANNEL);
   await bobOps.ready;
   const note = nextValue<Received>((callback) => bobOps.on('message', (data, meta) => callback({ data, meta })));
   await grace.publish(OPS_CHANNEL, 'note', { text: 'welcome, Bob' });
   assert.deepEqual((await note).data, { text: 'welcome, Bob' });
+  await bob.publish(OPS_CHANNEL, 'note', { text: 'thanks' });
 
-  // Runtime changes belong to the identity, not the token: a fresh staff token for a revoked user does not undo them.
-  await grace.request('ops.revoke', { userId: 'grace' });
-  using graceAgain = await signIn(server, 'Grace', 'staff');
-  await assert.rejects(graceAgain.subscribe(OPS_CHANNEL).ready, failsWith('forbidden'));
-  await bob.request('ops.grant', { userId: 'grace' });
-  await graceAgain.subscribe(OPS_CHANNEL).ready;
+  // Ops access is the room, not the management of it: he cannot revoke the staff member who let him in.
+  await assert.rejects(bob.request('ops.revoke', { userId: 'grace' }), failsWith('forbidden', 'call:ops.revoke'));
+  await assert.rejects(bob.request('ops.grant', { userId: 'bob' }), failsWith('forbidden', 'call:ops.grant'));
+
+  // Granting again changes nothing and announces nothing.
+  assert.equal((await grace.request('ops.grant', { userId: 'bob' })).changed, false);
+
+  // Runtime changes belong to the user, not the token: signing in again keeps the access.
+  using bobAgain = await signIn(server, 'Bob', 'customer');
+  await bobAgain.subscribe(OPS_CHANNEL).ready;
+});
+
+test('ops.revoke removes a customer from the room at once and tells every one of their connections', async () => {
+  await using server = await startExampleServer();
+  using grace = await signIn(server, 'Grace', 'staff');
+  using bob = await signIn(server, 'Bob', 'customer');
+  using bobSecondTab = await signIn(server, 'Bob', 'customer');
+  await grace.request('ops.grant', { userId: 'bob' });
+  const graceOps = grace.subscribe(OPS_CHANNEL);
+  const bobOps = bob.subscribe(OPS_CHANNEL);
+  const bobSecondOps = bobSecondTab.subscribe(OPS_CHANNEL);
+  await Promise.all([graceOps.ready, bobOps.ready, bobSecondOps.ready]);
+  const afterRevoke: unknown[] = [];
+  bobOps.on('message', (data) => afterRevoke.push(data));
+
+  const removed = [bobOps, bobSecondOps].map((ops) => nextValue<UnsubscribedInfo>((callback) => ops.on('unsubscribed', callback)));
+  const told = [bob, bobSecondTab].map((client) => nextValue<GrantsChange>((callback) => client.events.on('grants', callback)));
+  const accessEvent = nextValue<Received>((callback) => graceOps.on('message', (data, meta) => callback({ data, meta })));
+
+  const reply = await grace.request('ops.revoke', { userId: 'bob' });
+  assert.deepEqual({ userId: reply.userId, changed: reply.changed }, { userId: 'bob', changed: true });
+  for (const grant of OPS_ACCESS_GRANTS) assert.ok(!reply.grants.includes(grant), `${grant} is gone`);
+
+  for (const info of await Promise.all(removed)) assert.deepEqual(info, { reason: 'grant_revoked', grant: `subscribe:${OPS_CHANNEL}` });
+  for (const change of await Promise.all(told)) {
+    assert.deepEqual([...change.removed].sort(), [...OPS_ACCESS_GRANTS].sort());
+    assert.deepEqual(change.added, []);
+    assert.equal(change.reason, 'ops access revoked by Grace');
+  }
+  assert.equal(bobOps.active, false);
+
+  // The other ops members see the change as an operational event from the server (no `from`).
+  const { data, meta } = await accessEvent;
+  assert.deepEqual(data, { userId: 'bob', userName: 'Bob', change: 'revoked', by: 'grace', byName: 'Grace' } satisfies AccessEvent);
+  assert.equal(meta.from, undefined);
+
+  // Nothing published after the revoke reaches Bob: a round trip on his connection comes after anything sent before it.
+  const toGrace = nextValue<Received>((callback) => graceOps.on('message', (data, meta) => callback({ data, meta })));
+  await grace.publish(OPS_CHANNEL, 'note', { text: 'Bob cannot read this' });
+  await toGrace;
+  await bob.request('chat.history', {});
+  assert.deepEqual(afterRevoke, []);
+  await assert.rejects(bob.subscribe(OPS_CHANNEL).ready, failsWith('forbidden', `subscribe:${OPS_CHANNEL}`));
+  await assert.rejects(bob.publish(OPS_CHANNEL, 'note', {}), failsWith('forbidden', `publish:${OPS_CHANNEL}`));
+
+  // Revoking what is already gone changes nothing.
+  assert.equal((await grace.request('ops.revoke', { userId: 'bob' })).changed, false);
+});
+
+test("nobody changes their own access or a staff member's, and only for users who are online", async () => {
+  await using server = await startExampleServer();
+  using ada = await signIn(server, 'Ada', 'staff');
+  using grace = await signIn(server, 'Grace', 'staff');
+  const graceOps = grace.subscribe(OPS_CHANNEL);
+  await graceOps.ready;
+
+  await assert.rejects(ada.request('ops.revoke', { userId: 'ada' }), failsWith(OpsErrorCode.ownAccess));
+  await assert.rejects(ada.request('ops.grant', { userId: 'ada' }), failsWith(OpsErrorCode.ownAccess));
+  await assert.rejects(ada.request('ops.revoke', { userId: 'grace' }), failsWith(OpsErrorCode.staffMember));
+  await assert.rejects(ada.request('ops.grant', { userId: 'grace' }), failsWith(OpsErrorCode.staffMember));
+  // A role is only known from a live connection's token, so changes wait until the user is here.
+  await assert.rejects(ada.request('ops.grant', { userId: 'nobody-here' }), failsWith(OpsErrorCode.userOffline));
+
+  // Grace kept everything: still in the room, still staff.
+  assert.equal(graceOps.active, true);
+  for (const grant of [...STAFF_GRANTS, ...OPS_ACCESS_GRANTS]) assert.ok(server.server.grantsOf('grace').includes(grant), grant);
+});
+
+test('a customer given call:ops.* from outside the app still may not manage access: the role decides', async () => {
+  await using server = await startExampleServer();
+  using grace = await signIn(server, 'Grace', 'staff');
+  using bob = await signIn(server, 'Bob', 'customer');
+  using carol = await signIn(server, 'Carol', 'customer');
+  // What a back office could do over the admin API (POST /admin/grants): the grant check then lets Bob through.
+  server.server.grant('bob', STAFF_GRANTS);
+  await assert.rejects(bob.request('ops.revoke', { userId: 'grace' }), failsWith(OpsErrorCode.staffOnly));
+  await assert.rejects(bob.request('ops.grant', { userId: 'carol' }), failsWith(OpsErrorCode.staffOnly));
+  await assert.rejects(carol.subscribe(OPS_CHANNEL).ready, failsWith('forbidden'));
+  await grace.subscribe(OPS_CHANNEL).ready;
 });

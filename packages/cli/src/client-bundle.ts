@@ -1,11 +1,17 @@
 // The browser SDK as one ES module, built with esbuild from @switchboard/client and served at /switchboard.js.
+import { getAsset, isSea } from 'node:sea';
 import { fileURLToPath } from 'node:url';
-import { build, stop } from 'esbuild';
 import type { Logger } from 'pino';
 import type { ServerOptions } from '@switchboard/server';
 
 /** Where pages load the SDK from: `import { connect } from '/switchboard.js'`. */
 export const CLIENT_BUNDLE_PATH = '/switchboard.js';
+
+/**
+ * Inside the single executable (packages/cli/sea), which cannot run esbuild, the SDK is prebuilt into
+ * these assets.
+ */
+export const CLIENT_BUNDLE_ASSETS = { readable: 'switchboard.js', minified: 'switchboard.min.js' } as const;
 
 type Asset = NonNullable<ServerOptions['assets']>[string];
 
@@ -20,6 +26,8 @@ let buildsRunning = 0;
  * const source = await buildClientBundle({ minify: true });
  */
 export async function buildClientBundle(options: { minify?: boolean } = {}): Promise<string> {
+  if (isSea()) return getAsset(options.minify === true ? CLIENT_BUNDLE_ASSETS.minified : CLIENT_BUNDLE_ASSETS.readable, 'utf8');
+  const { build, stop } = await import('esbuild');
   const entry = fileURLToPath(import.meta.resolve('@switchboard/client'));
   buildsRunning++;
   const result = await build({

@@ -1,6 +1,7 @@
 // The CLI's entry: picks the command, parses its flags, and turns every failure into a message and an exit code.
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { getAsset, isSea } from 'node:sea';
 import { CommandError, ExitCode, parseCommandLine, UsageError } from './args.ts';
 import type { Command, CommandContext } from './command.ts';
 import { addCommand } from './commands/add.ts';
@@ -14,7 +15,9 @@ import { displayPath } from './display.ts';
 export const COMMANDS: readonly Command[] = [initCommand, devCommand, startCommand, addCommand, testCommand];
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  // The single executable (packages/cli/sea) carries this package.json as an asset.
+  const source = isSea() ? getAsset('package.json', 'utf8') : readFileSync(new URL('../package.json', import.meta.url), 'utf8');
+  const pkg = JSON.parse(source) as { version: string };
   return pkg.version;
 }
 

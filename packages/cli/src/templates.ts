@@ -2,6 +2,7 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { getAsset, isSea } from 'node:sea';
 
 /** The template sets: a whole project (`init`) and one plug with its test (`add plug`). */
 export const TEMPLATES = {
@@ -9,6 +10,15 @@ export const TEMPLATES = {
   plug: fileURLToPath(new URL('../templates/plug/', import.meta.url)),
 } as const;
 export type TemplateName = keyof typeof TEMPLATES;
+
+/** Inside the single executable (packages/cli/sea), the asset holding every template file. */
+export const TEMPLATES_ASSET = 'templates.json';
+
+/** One template file: its path in the set (`/`-separated, as named on disk) and its text. */
+export interface TemplateFile {
+  path: string;
+  source: string;
+}
 
 /** One file a template set would write: where (relative to the target folder) and what. */
 export interface RenderedFile {
@@ -32,6 +42,26 @@ async function listFiles(dir: string): Promise<string[]> {
 }
 
 /**
+ * The files of a template set, sorted by path: from packages/cli/templates/, or inside the single
+ * executable from its TEMPLATES_ASSET (`{ project: { [path]: source }, plug: {...} }`).
+ *
+ * @example
+ * const files = await templateFiles('plug'); // [{ path: 'plugs/__name__.test.ts.tmpl', source: ... }, ...]
+ */
+export async function templateFiles(template: TemplateName): Promise<TemplateFile[]> {
+  if (isSea()) {
+    const sets = JSON.parse(getAsset(TEMPLATES_ASSET, 'utf8')) as Record<TemplateName, Record<string, string>>;
+    return Object.entries(sets[template]).map(([path, source]) => ({ path, source })).sort((a, b) => (a.path < b.path ? -1 : 1));
+  }
+  const root = TEMPLATES[template];
+  const files: TemplateFile[] = [];
+  for (const file of await listFiles(root)) {
+    files.push({ path: relative(root, file).split(/[\\/]/).join('/'), source: await readFile(file, 'utf8') });
+  }
+  return files;
+}
+
+/**
  * Renders a template set in memory: `{{key}}` in contents and `__key__` in file names become `vars[key]`.
  *
  * @example
@@ -39,16 +69,10 @@ async function listFiles(dir: string): Promise<string[]> {
  * // [{ path: 'plugs/rooms.test.ts', content: ... }, { path: 'plugs/rooms.ts', content: ... }]
  */
 export async function renderTemplates(template: TemplateName, vars: Record<string, string>): Promise<RenderedFile[]> {
-  const root = TEMPLATES[template];
-  const files: RenderedFile[] = [];
-  for (const file of await listFiles(root)) {
-    const rel = relative(root, file).split(/[\\/]/);
-    const path = rel.map((part) => targetName(part, vars)).join('/');
-    const source = await readFile(file, 'utf8');
-    const content = source.replaceAll(/\{\{(\w+)\}\}/g, (whole, key: string) => vars[key] ?? whole);
-    files.push({ path, content });
-  }
-  return files;
+  return (await templateFiles(template)).map((file) => ({
+    path: file.path.split('/').map((part) => targetName(part, vars)).join('/'),
+    content: file.source.replaceAll(/\{\{(\w+)\}\}/g, (whole, key: string) => vars[key] ?? whole),
+  }));
 }
 
 /**

@@ -29,13 +29,14 @@ export interface CliResult {
 }
 
 /**
- * Runs the CLI to completion (at most `timeoutMs`, then it is killed and the run fails).
+ * Runs the CLI to completion (at most `timeoutMs`, then it is killed and the run fails). `bin` runs another
+ * script than the CLI's entry, such as an installed bin link.
  *
  * @example
  * const { code, stderr } = await runCli(['dev', '--port', 'abc'], { cwd });
  */
-export async function runCli(args: string[], options: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<CliResult> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env: cliEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+export async function runCli(args: string[], options: { cwd: string; env?: Record<string, string>; timeoutMs?: number; bin?: string }): Promise<CliResult> {
+  const child = spawn(process.execPath, [options.bin ?? BIN, ...args], { cwd: options.cwd, env: cliEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

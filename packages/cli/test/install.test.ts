@@ -39,8 +39,13 @@ async function sh(command: string, args: string[], cwd: string, extra: Record<st
 }
 
 /** A long-running command (npm run dev) in its own process group, so that stopping it stops all of it. */
-async function serve(command: string, args: string[], cwd: string): Promise<{ url: string; wsUrl: string; output(): string; stop(): Promise<void> }> {
-  const child = spawn(command, args, { cwd, env: userEnv({ PORT: '0' }), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+async function serve(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<{ url: string; wsUrl: string; output(): string; stop(): Promise<void>; exitCode(): number | null }> {
+  const child = spawn(command, args, { cwd, env: userEnv({ PORT: '0', ...env }), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -67,7 +72,7 @@ async function serve(command: string, args: string[], cwd: string): Promise<{ ur
     await stop();
     throw error;
   });
-  return { ...urls, output: () => output, stop };
+  return { ...urls, output: () => output, stop, exitCode: () => child.exitCode };
 }
 
 /** One request over a plain WebSocket: connect, wait for $welcome, send, wait for the reply. */
@@ -146,6 +151,9 @@ test('a new project outside the repository installs the tarballs, and every step
     assert.match(await page.text(), /\/switchboard\.js/);
     assert.equal((await fetch(`${dev.url}/switchboard.js`)).status, 200);
     assert.deepEqual((await request(dev.wsUrl, 'counter.add', { by: 2 })).data, { count: 2 });
+    // dev logs are for a person: one readable line each, not JSON.
+    assert.match(dev.output(), /INFO: plug loaded/);
+    assert.doesNotMatch(dev.output(), /"level":\d+/);
     // npx @switchboard/cli add plug rooms: picked up by the running server.
     await sh(npx, ['@switchboard/cli', 'add', 'plug', 'rooms'], app);
     let greeting: { data?: unknown; error?: { code: string } } = {};
@@ -174,4 +182,26 @@ test('a new project outside the repository installs the tarballs, and every step
   } finally {
     await production.stop();
   }
+
+  // The container's command and health check (the Dockerfile's CMD and HEALTHCHECK), run in this same layout:
+  // no Docker daemon here, so the image itself is not built, but what it runs is.
+  const dockerfile = await readFile(join(repo, 'Dockerfile'), 'utf8');
+  assert.ok((dockerfile.match(/^FROM /gm) ?? []).length >= 2, 'multi-stage');
+  assert.match(dockerfile, /^USER node$/m, 'runs as a non-root user');
+  assert.match(dockerfile, /^STOPSIGNAL SIGTERM$/m);
+  const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+  const check = JSON.parse(/^\s+CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+  assert.equal(cmd[0], 'node');
+  const container = await serve(process.execPath, cmd.slice(1), app, { NODE_ENV: 'production', HOST: '127.0.0.1' });
+  try {
+    const port = new URL(container.url).port;
+    const healthy = await run(process.execPath, check.slice(1), { env: userEnv({ PORT: port }) }).then(() => 0, (error: { code?: number }) => error.code ?? 1);
+    assert.equal(healthy, 0, 'the health check passes while the server runs');
+    assert.match(container.output(), /"msg":"listening"/, 'production logs are JSON lines');
+  } finally {
+    await container.stop();
+  }
+  assert.equal(container.exitCode(), 0, 'SIGTERM ends it gracefully with 0');
+  const down = await run(process.execPath, check.slice(1), { env: userEnv({ PORT: new URL(container.url).port }) }).then(() => 0, () => 1);
+  assert.equal(down, 1, 'the health check fails once it is gone');
 });

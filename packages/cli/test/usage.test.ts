@@ -1,8 +1,10 @@
-// Help for every command, and every wrong argument answered with a message naming it and exit code 2.
+// Help for every command under both bin names; every wrong argument gets a message naming it and exit code 2.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { runCli, tempDir } from './helpers.ts';
 
 test('--help, -h and "help <command>" for the program and every command', async () => {
@@ -32,6 +34,45 @@ test('--help, -h and "help <command>" for the program and every command', async 
     assert.ok(dev.stdout.includes(variable), `dev --help mentions ${variable}`);
   }
   assert.match(dev.stdout, /Precedence: flags, then environment variables, then switchboard\.config\.ts, then defaults/);
+});
+
+test('the socket bin is the same program as switchboard, under its own name', async () => {
+  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { bin: Record<string, string> };
+  assert.deepEqual(Object.keys(pkg.bin).sort(), ['socket', 'switchboard']);
+  assert.equal(pkg.bin.socket, pkg.bin.switchboard, 'both names run the same file');
+  const target = fileURLToPath(new URL(`../${pkg.bin.switchboard}`, import.meta.url));
+  assert.ok(existsSync(target), `${pkg.bin.switchboard} exists`);
+
+  // Links named as npm names them on install: the program reads its name from the path it was started by.
+  await using dir = await tempDir();
+  const link = async (name: string) => {
+    const path = join(dir.path, name);
+    await symlink(target, path);
+    return path;
+  };
+  const [switchboard, socket] = [await link('switchboard'), await link('socket')];
+  const run = (bin: string, args: string[]) => runCli(args, { cwd: dir.path, bin, timeoutMs: 60_000 });
+
+  const [help, socketHelp, devHelp, socketDevHelp, version, socketVersion, wrong] = await Promise.all([
+    run(switchboard, ['--help']),
+    run(socket, ['--help']),
+    run(switchboard, ['dev', '--help']),
+    run(socket, ['dev', '--help']),
+    run(switchboard, ['--version']),
+    run(socket, ['--version']),
+    run(socket, ['frobnicate']),
+  ]);
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /^Usage: switchboard <command> \[flags\]$/m);
+  assert.equal(socketHelp.code, 0, socketHelp.stderr);
+  // The same text; only the program's name in it differs.
+  assert.equal(socketHelp.stdout, help.stdout.replaceAll('switchboard ', 'socket '));
+  assert.match(socketHelp.stdout, /^Usage: socket <command> \[flags\]$/m);
+  assert.equal(socketDevHelp.stdout, devHelp.stdout.replaceAll('switchboard ', 'socket '));
+  assert.match(socketDevHelp.stdout, /^Usage: socket dev\b/);
+  assert.equal(socketVersion.stdout, version.stdout);
+  assert.equal(wrong.code, 2);
+  assert.match(wrong.stderr, /^socket: unknown command "frobnicate"\nSee "socket --help"\.\n$/);
 });
 
 test('--version prints the package version', async () => {

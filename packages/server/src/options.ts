@@ -99,6 +99,8 @@ export const optionsSchema = z.strictObject({
   adminPath: z.string().startsWith('/').default('/admin'),
   /** Bearer token for the admin API. Without one, the admin API answers loopback clients only. */
   adminToken: z.string().min(16, 'adminToken must be at least 16 characters').optional(),
+  /** Health check for load balancers and orchestrators: 200 while serving, 503 while shutting down; false turns it off. */
+  healthPath: z.union([z.string().startsWith('/'), z.literal(false)]).default('/healthz'),
   /** Folder of static files to serve, or false. */
   public: z.union([z.string().min(1), z.literal(false)]).default(false),
   /** A folder of plug files (watched when `watch` is true), or plug objects (static mode). */

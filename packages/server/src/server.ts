@@ -295,8 +295,21 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   registerGrantRoutes(admin, auth);
   registerChannelRoutes(admin, channels, auth);
 
+  /** `GET /healthz`: unauthenticated, cheap, and honest — 503 as soon as shutdown begins, so traffic drains away. */
+  const health = (res: ServerResponse): void => {
+    const body = JSON.stringify({
+      status: shuttingDown ? 'shutting_down' : 'ok',
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      connections: lifecycle.byId.size,
+      plugs: registry.list().length,
+    });
+    res.writeHead(shuttingDown ? 503 : 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  };
+
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '/';
+    if (options.healthPath !== false && (url === options.healthPath || url.startsWith(`${options.healthPath}?`))) return health(res);
     if (admin.matches(url)) {
       void admin.handle(req, res);
       return;
@@ -452,10 +465,11 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     shuttingDown = true;
     watcher?.close();
     transport.close();
+    // Let running handlers (protocol ones too: a $subscribe waiting on an authorize hook) finish so their replies go
+    // out first. HTTP stays up meanwhile, so a load balancer's health check sees 503 and sends no one new.
+    await Promise.race([inFlight.drained(), delay(remaining())]);
     const httpClosed = listening ? new Promise<void>((done) => http.close(() => done())) : Promise.resolve();
     http.closeIdleConnections();
-    // Let running handlers (protocol ones too: a $subscribe waiting on an authorize hook) finish so their replies go out first.
-    await Promise.race([inFlight.drained(), delay(remaining())]);
     const closed = new Promise<void>((done) => {
       if (lifecycle.byId.size === 0) return done();
       const onClose = () => {

@@ -10,7 +10,7 @@ import { startTestServer } from '@switchboard/server/testing';
 import type { SwitchboardServer } from '@switchboard/server';
 import { RawClient } from './helpers.ts';
 
-function counterPlug(answer: string, extra = ''): string {
+function counterPlug(answer: string, extra = '', description = 'Count a hit'): string {
   return `import { definePlug } from '@switchboard/server';
 import { z } from 'zod';
 let calls = 0; // module state: fresh for every version
@@ -18,7 +18,7 @@ export default definePlug({
   name: 'counter',
   messages: {
     'counter.hit': {
-      description: 'Count a hit',
+      description: ${JSON.stringify(description)},
       input: z.object({ n: z.number() }),
       async handler(data, ctx) {
         calls++;
@@ -96,7 +96,8 @@ test('swapping a plug under load loses no connection and no request', async () =
 
       // A new version takes effect without a restart.
       const loaded = nextPlugEvent(t.server, 'plug:loaded');
-      await writeAtomically(file, counterPlug('v2'));
+      // Its description changed, which clients can see: the new manifest is pushed (a handler-only change is not).
+      await writeAtomically(file, counterPlug('v2', '', 'Count a hit, v2'));
       await loaded;
       const afterSwap = replies;
       await waitForReplies(afterSwap + 300);
@@ -122,8 +123,8 @@ test('swapping a plug under load loses no connection and no request', async () =
       assert.ok(data.total > data.calls, `state total ${data.total} should exceed v2's own calls ${data.calls}`);
       // Every client was told about the new manifest.
       for (const manifest of await Promise.all(manifests)) {
-        const entry = (manifest.data as { messages: { type: string; plugVersion: string }[] }).messages.find((m) => m.type === 'counter.hit');
-        assert.ok(entry);
+        const entry = (manifest.data as { messages: { type: string; description?: string }[] }).messages.find((m) => m.type === 'counter.hit');
+        assert.equal(entry?.description, 'Count a hit, v2');
       }
     } finally {
       await Promise.all(clients.map((client) => client[Symbol.asyncDispose]()));

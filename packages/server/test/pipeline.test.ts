@@ -96,12 +96,13 @@ test('protocol messages run through the pipeline: hooks see them, metrics count 
 test('a $subscribe waiting on an async authorize hook counts in flight and gets its reply before 1001 at shutdown', async () => {
   let release: (allowed: boolean) => void = () => {};
   const decided = new Promise<boolean>((resolve) => (release = resolve));
-  let asked = 0;
+  let asked: () => void = () => {};
+  const wasAsked = new Promise<void>((resolve) => (asked = resolve));
   await using t = await startTestServer({
     auth: {
       secret: SECRET,
       authorize: () => {
-        asked++;
+        asked();
         return decided;
       },
     },
@@ -109,15 +110,14 @@ test('a $subscribe waiting on an async authorize hook counts in flight and gets 
   });
   await using client = await RawClient.connect(`${t.wsUrl}?token=${await sign('ada')}`);
   const waiting = client.request('$subscribe', { channel: 'private-ops' });
-  while (asked === 0) await new Promise((resolve) => setImmediate(resolve));
+  await wasAsked;
   // The waiting one holds the connection's only in-flight slot.
   assert.equal((await client.request('$subscribe', { channel: 'private-two' })).error?.code, ErrorCode.rateLimited);
   const closing = t.server.close({ timeoutMs: 5000 });
   const closeCode = client.waitClose();
-  let closedEarly = false;
-  void closeCode.then(() => (closedEarly = true));
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  assert.equal(closedEarly, false, 'the connection must stay open while the $subscribe is in flight');
+  // A round trip while shutting down: refused, on a connection still open while the $subscribe is in flight.
+  assert.equal((await client.request('$ping')).error?.code, ErrorCode.shuttingDown);
+  assert.equal(client.closeCode, undefined, 'the connection must stay open while the $subscribe is in flight');
   release(true);
   assert.deepEqual((await waiting).data, { channel: 'private-ops' });
   assert.equal(await closeCode, CloseCode.goingAway);
@@ -154,6 +154,10 @@ test('unknown options and bad global hooks are refused at createServer, naming t
 });
 
 test('a handler that never settles gets timeout after limits.handlerTimeoutMs, and its slot is free again', async () => {
+  let openLate: () => void = () => {};
+  const lateGate = new Promise<void>((resolve) => (openLate = resolve));
+  let repliedLate: () => void = () => {};
+  const lateReplied = new Promise<void>((resolve) => (repliedLate = resolve));
   const hang = definePlug({
     name: 'hang',
     messages: {
@@ -161,8 +165,12 @@ test('a handler that never settles gets timeout after limits.handlerTimeoutMs, a
       'hang.late': {
         input: z.object({}),
         handler: async (_data, ctx) => {
-          await new Promise((resolve) => setTimeout(resolve, 150));
-          ctx.reply({ late: true }); // after the deadline: dropped
+          await lateGate;
+          try {
+            ctx.reply({ late: true }); // after the deadline: dropped
+          } finally {
+            repliedLate();
+          }
         },
       },
     },
@@ -173,7 +181,9 @@ test('a handler that never settles gets timeout after limits.handlerTimeoutMs, a
   assert.equal(first.error?.code, ErrorCode.timeout);
   // The slot was released: the next request is not refused as too many in flight.
   assert.equal((await client.request('hang.late', {})).error?.code, ErrorCode.timeout);
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // Past its deadline the handler replies after all; a round trip after that shows the reply was not sent.
+  openLate();
+  await lateReplied;
   await client.request('$ping');
   assert.equal(client.received.filter((e) => e.type === 'hang.late').length, 0, 'a late reply is not sent');
   assert.equal(t.server.metrics()['hang.forever']?.handler.errors, 1);

@@ -88,7 +88,14 @@ export async function serve(flags: ServeFlags, ctx: CommandContext, mode: 'dev' 
         `or point --plugs, SWITCHBOARD_PLUGS or the config file's "plugs" at your plugs folder.`,
     );
   }
-  const log = pino({ name: 'switchboard', level: settings.logLevel });
+  // dev: readable lines for a person at a terminal; start: one JSON object per line, for log collectors.
+  // SWITCHBOARD_LOG_FORMAT=json|pretty overrides either.
+  const format = ctx.env.SWITCHBOARD_LOG_FORMAT ?? (mode === 'dev' ? 'pretty' : 'json');
+  if (format !== 'json' && format !== 'pretty') throw new CommandError(`SWITCHBOARD_LOG_FORMAT must be "json" or "pretty", got "${format}"`);
+  const log =
+    format === 'pretty'
+      ? pino({ name: 'switchboard', level: settings.logLevel }, (await import('pino-pretty')).default({ colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name', singleLine: true }))
+      : pino({ name: 'switchboard', level: settings.logLevel });
   const server = createServer({
     ...settings.server,
     host: settings.host,
