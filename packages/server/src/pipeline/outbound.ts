@@ -121,7 +121,8 @@ export class Outbound {
       }
       if (this.write(connection, prepared)) count++;
     }
-    if (count > 0) this.metrics.outbound(envelope.type, (frame ?? others?.values().next().value)?.payloadLength ?? 0, count);
+    if (count === 0) return 0; // nothing was queued: afterSend means "after the frame was queued"
+    this.metrics.outbound(envelope.type, (frame ?? others?.values().next().value)?.payloadLength ?? 0, count);
     if (this.afterSend.length > 0) this.runAfterSend(this.afterSend, envelope, undefined);
     return count;
   }
