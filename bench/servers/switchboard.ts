@@ -50,7 +50,8 @@ const bench = definePlug({
 let handled = 0;
 let failed = 0;
 const hooks: Hooks = {
-  beforeHandle: (message) => (message.plug === 'bench' ? undefined : { reject: 'this server only serves the bench plug' }),
+  // Protocol messages ($subscribe, $ping) pass global hooks too (plug '$protocol'); the allow-list lets them by.
+  beforeHandle: (message) => (message.plug === 'bench' || message.plug === '$protocol' ? undefined : { reject: 'this server only serves the bench plug' }),
   afterHandle: (_message, outcome) => {
     handled++;
     if (!outcome.ok) failed++;

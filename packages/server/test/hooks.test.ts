@@ -161,8 +161,9 @@ test('afterSend runs once per message sent, with its envelope and connection; on
       afterSend: (envelope, connection) => void sent.push({ envelope, connection: connection?.id }),
     },
   });
-  // What the server sent while starting, before any connection, is not under test here.
-  sent.length = 0;
+  // A broadcast that reaches no one queues nothing, so afterSend does not run.
+  t.server.broadcast('news.item', { text: 'to nobody' });
+  assert.deepEqual(sent, []);
   await using author = await RawClient.connect(t.wsUrl);
   const authorId = [...t.server.connections()][0]!.id;
   await using reader = await RawClient.connect(t.wsUrl);
