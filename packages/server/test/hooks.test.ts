@@ -163,7 +163,7 @@ test('afterSend runs once per message sent, with its envelope and connection; on
   });
   // A broadcast that reaches no one queues nothing, so afterSend does not run.
   t.server.broadcast('news.item', { text: 'to nobody' });
-  assert.deepEqual(sent, []);
+  assert.equal(sent.length, 0);
   await using author = await RawClient.connect(t.wsUrl);
   const authorId = [...t.server.connections()][0]!.id;
   await using reader = await RawClient.connect(t.wsUrl);
