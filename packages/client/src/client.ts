@@ -16,6 +16,7 @@ import {
   type GrantsChange,
   type Member,
   type PresenceChange,
+  type SubscribeReply,
   type Unsubscribed,
 } from '@switchboard/protocol';
 import { backoffDelay, resolveReconnect, type ResolvedReconnect } from './backoff.ts';
@@ -38,6 +39,7 @@ import type {
   PublishOptions,
   PushesOf,
   RequestArgs,
+  SubscribeOptions,
   RequestOptions,
   SendArgs,
   TokenSource,
@@ -224,17 +226,23 @@ export class Client<Api extends ApiShape = ApiShape> {
    * Subscription with one more handler. Subscriptions survive reconnects. The handler hears every event of
    * the channel; `onEvent` listens to one, typed by the Api's channel events when it declares them.
    *
+   * On a channel with history the subscription recovers what it missed after a reconnect (or a gap),
+   * exactly once and in order, and `subscribed` says whether it could (`recovered`); `last` asks for the
+   * newest messages when it first subscribes.
+   *
    * @example
    * const orders = client.subscribe<{ id: number }>('orders', (order, { event }) => console.log(event, order.id));
    * await orders.ready;
+   * const room = client.subscribe('room.7', show, { last: 20 }); // a late joiner sees the last 20 first
    */
   subscribe<TData = unknown, TInfo = Member['info']>(
     channel: string,
     handler?: (data: TData, meta: MessageMeta) => void,
+    options: SubscribeOptions = {},
   ): Subscription<TData, TInfo, EventsOf<Api>> {
     let entry = this.channels.get(channel) as ChannelEntry<TData, TInfo, EventsOf<Api>> | undefined;
     if (!entry) {
-      entry = new ChannelEntry<TData, TInfo, EventsOf<Api>>(channel, this.unsubscribeEntry);
+      entry = new ChannelEntry<TData, TInfo, EventsOf<Api>>(channel, this.unsubscribeEntry, this.recoverEntry, options.last);
       if (this.currentState === 'closed') {
         entry.end(new RequestError(ErrorCode.disconnected, `cannot subscribe to "${channel}": the client is closed`));
       } else if (!CHANNEL_NAME_PATTERN.test(channel)) {
@@ -571,9 +579,7 @@ export class Client<Api extends ApiShape = ApiShape> {
       case SystemType.message: {
         const message = envelope.data as ChannelMessage;
         if (message.channel === null) return;
-        const meta: MessageMeta = { event: message.event, channel: message.channel };
-        if (message.from !== undefined) meta.from = message.from;
-        this.channels.get(message.channel)?.emitter.emit('message', message.data, meta);
+        this.channels.get(message.channel)?.receive(message);
         return;
       }
       case SystemType.presence: {
@@ -604,9 +610,9 @@ export class Client<Api extends ApiShape = ApiShape> {
 
   /** Sends `$subscribe` now: called only while the link is up (open, or opening in `establish`). */
   private sendSubscribe(entry: ChannelEntry<any, any, any>): void {
-    this.call(SystemType.subscribe, { channel: entry.channel }, this.timeoutMs, true).then(
+    this.call(SystemType.subscribe, entry.subscribeRequest(), this.timeoutMs, true).then(
       (reply) => {
-        if (this.channels.get(entry.channel) === entry) entry.confirm((reply as { members?: Member[] } | null)?.members);
+        if (this.channels.get(entry.channel) === entry) entry.confirm((reply ?? { channel: entry.channel }) as SubscribeReply);
       },
       (error: RequestError) => {
         if (this.channels.get(entry.channel) !== entry) return;
@@ -618,6 +624,11 @@ export class Client<Api extends ApiShape = ApiShape> {
       },
     );
   }
+
+  /** A gap in a channel's offsets: subscribe again from the last position held, to get what is missing. */
+  private readonly recoverEntry = (entry: ChannelEntry<any, any, any>): void => {
+    if (this.channels.get(entry.channel) === entry && this.currentState === 'open') this.sendSubscribe(entry);
+  };
 
   private readonly unsubscribeEntry = async (entry: ChannelEntry<any, any, any>): Promise<void> => {
     if (this.channels.get(entry.channel) !== entry) return;

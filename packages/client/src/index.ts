@@ -25,6 +25,7 @@ export type {
   PushesOf,
   RequestOptions,
   StateChange,
+  SubscribeOptions,
   TokenSource,
   UnsubscribedInfo,
   Welcome,
@@ -40,6 +41,8 @@ export type {
   Issue,
   Member,
   PresenceChange,
+  StreamPosition,
+  SubscribeReply,
   Unsubscribed,
   WithPushes,
 } from '@switchboard/protocol';

@@ -1,4 +1,5 @@
 // Channel subscriptions: the Subscription handle applications hold, and the state the client keeps for it.
+import type { ChannelMessage, StreamPosition, SubscribeReply } from '@switchboard/protocol';
 import { Emitter } from './emitter.ts';
 import type { RequestError } from './errors.ts';
 import type { PresenceMember, UnsubscribedInfo } from './types.ts';
@@ -27,9 +28,12 @@ export type SubscriptionEvents<TData = unknown, TInfo = PresenceMember['info']> 
   message: [data: TData, meta: MessageMeta];
   /**
    * The server confirmed the subscription: the first time (`resubscribed` false), and again after every
-   * reconnect, which is when to fetch what was published while the link was down.
+   * reconnect. On a channel with history, `recovered` then says whether every message missed while the link
+   * was down was delivered (exactly once, in order, before this event); when it is false they are no longer
+   * held (too old, too many, or the server's history restarted): re-read the state. Without history,
+   * `recovered` is absent and a reconnect is when to fetch what was published meanwhile.
    */
-  subscribed: [info: { resubscribed: boolean }];
+  subscribed: [info: { resubscribed: boolean; recovered?: boolean }];
   /** A member joined a presence channel (also after a reconnect, for members who joined meanwhile). */
   join: [member: PresenceMember<TInfo>];
   /** A member left a presence channel. */
@@ -67,6 +71,12 @@ export class Subscription<TData = unknown, TInfo = PresenceMember['info'], TEven
     this.channel = entry.channel;
     this.ready = ready;
     this.#entry = entry;
+  }
+
+  /** Channels with history: the epoch and offset of the last message delivered, or undefined. */
+  get position(): StreamPosition | undefined {
+    const position = this.#entry.position;
+    return position === undefined ? undefined : { ...position };
   }
 
   /** Presence channels: the members by id, kept up to date from `$presence`. Empty on other channels. */
@@ -114,12 +124,25 @@ export class ChannelEntry<TData = unknown, TInfo = PresenceMember['info'], TEven
   readonly unsubscribe: (entry: ChannelEntry<TData, TInfo, TEvents>) => Promise<void>;
   active = true;
   confirmed = false;
+  /** Channels with history: where this subscription is in the channel's stream. */
+  position: StreamPosition | undefined = undefined;
+  /** A `$subscribe` is on its way: live messages wait here, so that they merge in order with its reply. */
+  private waiting: ChannelMessage[] | undefined = undefined;
+  private readonly recover: (entry: ChannelEntry<TData, TInfo, TEvents>) => void;
+  private last: number | undefined;
   private resolveReady!: () => void;
   private rejectReady!: (error: RequestError) => void;
 
-  constructor(channel: string, unsubscribe: (entry: ChannelEntry<TData, TInfo, TEvents>) => Promise<void>) {
+  constructor(
+    channel: string,
+    unsubscribe: (entry: ChannelEntry<TData, TInfo, TEvents>) => Promise<void>,
+    recover: (entry: ChannelEntry<TData, TInfo, TEvents>) => void = () => {},
+    last?: number,
+  ) {
     this.channel = channel;
     this.unsubscribe = unsubscribe;
+    this.recover = recover;
+    this.last = last;
     const ready = new Promise<void>((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
@@ -129,22 +152,69 @@ export class ChannelEntry<TData = unknown, TInfo = PresenceMember['info'], TEven
     this.subscription = new Subscription(this, ready);
   }
 
+  /** The payload of the next `$subscribe`: from the position held (recovery), or the newest `last` the first time. */
+  subscribeRequest(): { channel: string; since?: StreamPosition; last?: number } {
+    this.waiting ??= [];
+    if (this.position !== undefined) return { channel: this.channel, since: this.position };
+    return this.last === undefined ? { channel: this.channel } : { channel: this.channel, last: this.last };
+  }
+
+  /**
+   * A `$message` for this channel. With offsets: one already delivered is dropped, the next is delivered, and
+   * one past a gap waits while the subscription asks the server for what is missing.
+   */
+  receive(message: ChannelMessage): void {
+    if (this.waiting !== undefined) {
+      this.waiting.push(message);
+      return;
+    }
+    const { epoch, offset } = message;
+    const position = this.position;
+    if (epoch !== undefined && offset !== undefined && position !== undefined && epoch === position.epoch) {
+      if (offset <= position.offset) return;
+      if (offset > position.offset + 1) {
+        this.waiting = [message];
+        this.recover(this);
+        return;
+      }
+    }
+    this.deliver(message);
+  }
+
+  private deliver(message: ChannelMessage): void {
+    if (message.epoch !== undefined && message.offset !== undefined) this.position = { epoch: message.epoch, offset: message.offset };
+    const meta: MessageMeta = { event: message.event, channel: this.channel };
+    if (message.from !== undefined) meta.from = message.from;
+    this.emitter.emit('message', message.data as TData, meta);
+  }
+
   /** The server confirmed a subscribe: take its member list; after a reconnect, announce what changed. */
-  confirm(members: PresenceMember<TInfo>[] | undefined): void {
+  confirm(reply: SubscribeReply): void {
+    const { members, publications, position, recovered } = reply;
+    const held = this.waiting ?? [];
+    this.waiting = undefined;
+    this.last = undefined;
+    if (recovered === false) this.position = undefined;
+    // What the reply replays, then what arrived live meanwhile; receive() drops what is already held.
+    for (const message of publications ?? []) this.receive(message);
+    for (const message of held) this.receive(message);
+    if (this.waiting === undefined && position !== undefined && (this.position === undefined || this.position.epoch !== position.epoch)) {
+      this.position = { ...position };
+    }
     const next = new Map<string, TInfo>();
-    for (const member of members ?? []) next.set(member.id, member.info);
+    for (const member of (members ?? []) as PresenceMember<TInfo>[]) next.set(member.id, member.info);
     const previous = this.confirmed ? new Map(this.members) : undefined;
     this.members.clear();
     for (const [id, info] of next) this.members.set(id, info);
     if (!this.confirmed) {
       this.confirmed = true;
       this.resolveReady();
-      this.emitter.emit('subscribed', { resubscribed: false });
+      this.emitter.emit('subscribed', recovered === undefined ? { resubscribed: false } : { resubscribed: false, recovered });
       return;
     }
     for (const [id, info] of previous ?? []) if (!next.has(id)) this.emitter.emit('leave', { id, info });
     for (const [id, info] of next) if (!previous?.has(id)) this.emitter.emit('join', { id, info });
-    this.emitter.emit('subscribed', { resubscribed: true });
+    this.emitter.emit('subscribed', recovered === undefined ? { resubscribed: true } : { resubscribed: true, recovered });
   }
 
   presence(action: 'join' | 'leave', member: PresenceMember<TInfo>): void {

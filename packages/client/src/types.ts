@@ -219,6 +219,17 @@ export type PresenceMember<TInfo = Member['info']> = Omit<Member, 'info'> & { in
 export type UnsubscribedInfo = Omit<Unsubscribed, 'channel'>;
 
 /**
+ * Options of `subscribe`.
+ *
+ * @example
+ * client.subscribe('room.7', show, { last: 20 });
+ */
+export interface SubscribeOptions {
+  /** On a channel with history: deliver the newest `last` messages first (a late joiner's catch-up). */
+  last?: number;
+}
+
+/**
  * Options of `publish` and `broadcast`.
  *
  * @example

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Codec } from '@switchboard/protocol';
 import type { Bus } from './bus/bus.ts';
+import type { History } from './stream/history.ts';
 import type { Transport } from './transport/transport.ts';
 import { HOOK_NAMES, type AnyPlug, type Hooks } from './plug/define.ts';
 import type { AuthOptions } from './auth/options.ts';
@@ -55,6 +56,19 @@ const channelsSchema = z.strictObject({
   maxSubscribers: z.number().int().min(1).default(10_000),
   /** Largest `data` a client or HTTP publish may carry, measured as its JSON length. */
   maxMessageBytes: z.number().int().min(1).default(64 * 1024),
+  /** Channels whose messages are kept, so that a subscriber can recover what it missed (docs/channels.md). */
+  history: z
+    .strictObject({
+      /** Channel name patterns (`*` matches any run of characters) that keep history. Default: none. */
+      channels: z.array(z.string().min(1)).default([]),
+      /** Messages kept per channel, the newest. */
+      maxPublications: z.number().int().min(1).default(100),
+      /** How long a message is kept, in ms. */
+      maxAgeMs: z.number().int().min(1).default(5 * 60_000),
+      /** Most messages one `$subscribe` replays; more missed is "not recovered". */
+      maxRecover: z.number().int().min(1).default(1000),
+    })
+    .prefault({}),
 });
 
 // auth is checked in detail by resolveAuthOptions (keys, algorithms, grants); here only its keys are known.
@@ -137,6 +151,8 @@ export const optionsSchema = z.strictObject({
   logger: z.custom<Logger>((value) => isObject(value) && isFunction(value.info) && isFunction(value.child), { message: 'must be a pino logger' }).optional(),
   /** Codecs offered, the first one the default. JSON only in protocol v1. */
   codecs: z.array(z.custom<Codec>((value) => isObject(value) && isFunction(value.encode) && isFunction(value.decode), { message: 'must be a codec' })).optional(),
+  /** Where channels with history keep their streams (default: in memory, bounded by `channels.history`). */
+  history: z.custom<History>((value) => isObject(value) && isFunction(value.append) && isFunction(value.since), { message: 'must be a History' }).optional(),
   /** The fan-out bus (default: in memory). */
   bus: z.custom<Bus>((value) => isObject(value) && isFunction(value.publish) && isFunction(value.subscribe), { message: 'must be a Bus' }).optional(),
   /** The WebSocket transport (default: ws). */

@@ -13,6 +13,7 @@ import type { ServerApi, ServerEvents } from './api.ts';
 import { Auth } from './auth/auth.ts';
 import { resolveAuthOptions } from './auth/options.ts';
 import { MemoryBus } from './bus/memory-bus.ts';
+import { MemoryHistory } from './stream/memory-history.ts';
 import { registerChannelRoutes } from './channel/admin-routes.ts';
 import { Channels } from './channel/channels.ts';
 import { AddressLimits } from './connection/address-limits.ts';
@@ -163,7 +164,9 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
 
   // ------------------------------------------------------------ features, in order (teardown in reverse)
   const auth = new Auth({ log, sendTo, closeConnection, accessChanged: (connection, reason) => features.accessChanged(connection, reason) }, authOptions, new GrantStore());
-  const channels = new Channels({ bus, sendTo, fanout: (message, recipients) => outbound.fanout(message, recipients) }, auth, options.channels);
+  const history =
+    options.history ?? new MemoryHistory({ maxPublications: options.channels.history.maxPublications, maxAgeMs: options.channels.history.maxAgeMs });
+  const channels = new Channels({ log, bus, history, sendTo, fanout: (message, recipients) => outbound.fanout(message, recipients) }, auth, options.channels);
   const features = new FeatureList([coreFeature(() => registry.manifest), auth, channels]);
 
   // ------------------------------------------------------------ the facade plugs and applications use
@@ -286,6 +289,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
       connections: { open: lifecycle.byId.size, opened: metrics.connectionsOpened, closed: metrics.connectionsClosed },
       messages: metrics.snapshot(),
       inFlight: inFlight.count,
+      history: { ...channels.recoveries },
       ...faults.snapshot(),
     },
   }));
@@ -485,6 +489,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     heartbeat.stop();
     await registry.clear();
     await bus.close();
+    await history.close();
     faults.stop();
     http.closeAllConnections();
     await httpClosed;

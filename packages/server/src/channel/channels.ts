@@ -10,6 +10,8 @@ import {
   type Envelope,
   type Member,
   type PresenceChange,
+  type StreamPosition,
+  type SubscribeReply,
   type Unsubscribed,
 } from '@switchboard/protocol';
 import { z } from 'zod';
@@ -20,6 +22,9 @@ import type { Connection, ConnectionInfo } from '../connection/connection.ts';
 import { DevErrorCode, MessageError, SwitchboardError } from '../errors.ts';
 import type { Feature, ProtocolRoute } from '../feature.ts';
 import type { HandlerContext } from '../plug/define.ts';
+import type { History, StreamPage, StreamReset } from '../stream/history.ts';
+import type { MaybePromise } from '../maybe-promise.ts';
+import type { Logger } from 'pino';
 import { grantFor } from '../grants/grant-set.ts';
 import type { ResolvedChannelOptions } from '../options.ts';
 import { Presence } from './presence.ts';
@@ -46,7 +51,10 @@ interface Channel {
 
 /** What the channels feature is handed by `server.ts`. */
 export interface ChannelsHost {
+  readonly log: Logger;
   readonly bus: Bus;
+  /** Where channels with history keep their streams. */
+  readonly history: History;
   sendTo(connection: Connection, envelope: Envelope): boolean;
   /** Encode-once delivery to many local connections. */
   fanout(message: BusMessage, recipients: Iterable<Connection>): number;
@@ -56,6 +64,27 @@ export interface ChannelsHost {
 // `bad_channel` from the handler; anything else that does not fit gets `invalid_payload` with its issues.
 const eventName = z.string().min(1).max(MAX_EVENT_LENGTH);
 const channelInput = z.strictObject({ channel: z.string() });
+const position = z.strictObject({ epoch: z.string().min(1).max(64), offset: z.number().int().min(0) });
+const subscribeInput = z.strictObject({ channel: z.string(), since: position.optional(), last: z.number().int().min(1).optional() });
+
+/** What a channel's stream keeps of a publication (the rest of the `$message` is the channel's own). */
+interface Stored {
+  event: string;
+  data: unknown;
+  from?: string;
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<T>).then === 'function';
+}
+
+/** A pattern list (`*` matches any run of characters) as one test. */
+function matcher(patterns: readonly string[]): (name: string) => boolean {
+  if (patterns.length === 0) return () => false;
+  const escaped = patterns.map((pattern) => pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*'));
+  const regex = new RegExp(`^(?:${escaped.join('|')})$`);
+  return (name) => regex.test(name);
+}
 const publishInput = z.strictObject({ channel: z.string(), event: eventName, data: z.unknown().optional(), exceptSelf: z.boolean().optional() });
 const broadcastInput = z.strictObject({ event: eventName, data: z.unknown().optional(), exceptSelf: z.boolean().optional() });
 
@@ -101,17 +130,24 @@ export class Channels implements Feature, ChannelApi {
   private readonly byTopic = new Map<string, Channel>();
   /** Each connection's subscriptions, with how each was admitted. */
   private readonly subscriptionsOf = new Map<Connection, Map<string, number>>();
+  /** Whether a channel keeps history (`channels.history.channels`). */
+  private readonly keepsHistory: (name: string) => boolean;
+  /** Appends still being written, per channel, when the history answers asynchronously: publishes keep their order. */
+  private readonly appending = new Map<string, Promise<void>>();
+  /** Recovery outcomes, for the metrics. */
+  readonly recoveries = { recovered: 0, reset: 0, replayed: 0 };
 
   constructor(host: ChannelsHost, auth: Auth, options: ResolvedChannelOptions) {
     this.core = host;
     this.auth = auth;
     this.options = options;
+    this.keepsHistory = matcher(options.history.channels);
     this.routes = [
       {
         type: SystemType.subscribe,
-        input: channelInput,
-        description: 'subscribe to a channel',
-        handler: (data: z.output<typeof channelInput>, ctx: HandlerContext) => this.onSubscribe(ctx, channelName(data.channel)),
+        input: subscribeInput,
+        description: 'subscribe to a channel; `since` recovers what was missed, `last` gets the newest messages',
+        handler: (data: z.output<typeof subscribeInput>, ctx: HandlerContext) => this.onSubscribe(ctx, channelName(data.channel), data),
       },
       {
         type: SystemType.unsubscribe,
@@ -164,10 +200,38 @@ export class Channels implements Feature, ChannelApi {
     return this.byTopic.get(channelTopic(channel))?.presence?.list() ?? [];
   }
 
-  /** Publishes a `$message` on the channel's bus topic; every node delivers it to its subscribers. */
+  /**
+   * Publishes a `$message` on the channel's bus topic; every node delivers it to its subscribers. A channel
+   * with history appends it to its stream first and the message carries its position, the same bytes for
+   * every subscriber (positions are per stream, so fan-out stays encode-once).
+   */
   send(channel: string, event: string, data: unknown, from: string | undefined, except: string | undefined): void {
     const message: ChannelMessage = { channel, event, data: data ?? null };
     if (from !== undefined) message.from = from;
+    if (!this.keepsHistory(channel)) return this.deliver(channel, message, except);
+    const stored: Stored = from === undefined ? { event, data: message.data } : { event, data: message.data, from };
+    const pending = this.appending.get(channel);
+    if (pending === undefined) {
+      const appended = this.core.history.append(channel, stored);
+      if (!isThenable(appended)) return this.deliver(channel, withPosition(message, appended), except);
+      return this.queue(channel, Promise.resolve(appended), message, except);
+    }
+    // An earlier append is still being written: this one waits its turn, so offsets follow publish order.
+    this.queue(channel, pending.then(() => this.core.history.append(channel, stored)), message, except);
+  }
+
+  private queue(channel: string, appended: Promise<StreamPosition>, message: ChannelMessage, except: string | undefined): void {
+    const done = appended.then(
+      (at) => this.deliver(channel, withPosition(message, at), except),
+      (error: unknown) => this.core.log.error({ err: error, channel }, 'history append failed; the message was not delivered'),
+    );
+    this.appending.set(channel, done);
+    void done.then(() => {
+      if (this.appending.get(channel) === done) this.appending.delete(channel);
+    });
+  }
+
+  private deliver(channel: string, message: ChannelMessage, except: string | undefined): void {
     const busMessage: BusMessage = { topic: channelTopic(channel), envelope: { type: SystemType.message, data: message } };
     if (except !== undefined) busMessage.except = except;
     this.core.bus.publish(busMessage);
@@ -230,7 +294,7 @@ export class Channels implements Feature, ChannelApi {
 
   // ---------------------------------------------------------------- protocol handlers
 
-  private async onSubscribe(ctx: HandlerContext, name: string): Promise<void> {
+  private async onSubscribe(ctx: HandlerContext, name: string, request: z.output<typeof subscribeInput>): Promise<void> {
     const connection = ctx.connection;
     const kind = channelKind(name);
     const identity = connection.identity;
@@ -250,7 +314,7 @@ export class Channels implements Feature, ChannelApi {
       }
     }
     const subscriptions = this.subscriptionsOf.get(connection);
-    if (subscriptions?.has(name)) return this.replySubscribed(ctx, name);
+    if (subscriptions?.has(name)) return this.replySubscribed(ctx, name, request);
     if (subscriptions !== undefined && subscriptions.size >= this.options.maxPerConnection) {
       throw new MessageError(ErrorCode.limitExceeded, `at most ${this.options.maxPerConnection} channels per connection`, { limit: 'maxPerConnection' });
     }
@@ -260,13 +324,75 @@ export class Channels implements Feature, ChannelApi {
     }
     const channel = this.add(connection, name, admitted);
     const joined = channel.presence && identity ? channel.presence.join(connection, identity) : undefined;
-    this.replySubscribed(ctx, name);
+    const replied = this.replySubscribed(ctx, name, request);
+    if (replied !== undefined) await replied;
     if (joined !== undefined) this.announce(channel, 'join', joined, connection.id);
   }
 
-  private replySubscribed(ctx: HandlerContext, name: string): void {
+  /**
+   * Replies to `$subscribe`, with the stream's position and what was missed (`since`) or the newest messages
+   * (`last`) on a channel with history. The connection is already a subscriber, so a message published
+   * after the history was read reaches it live, and one published before is in the reply: none is missed,
+   * and the client drops the few a slow history might hand it twice (same offset).
+   */
+  private replySubscribed(ctx: HandlerContext, name: string, request: z.output<typeof subscribeInput>): Promise<void> | undefined {
     const presence = this.byTopic.get(channelTopic(name))?.presence;
-    ctx.reply(presence ? { channel: name, members: presence.list() } : { channel: name });
+    const reply: SubscribeReply = presence ? { channel: name, members: presence.list() } : { channel: name };
+    if (!this.keepsHistory(name)) {
+      if (request.since !== undefined) {
+        reply.recovered = false;
+        this.recoveries.reset++;
+      }
+      ctx.reply(reply);
+      return undefined;
+    }
+    const history = this.core.history;
+    const limit = this.options.history.maxRecover;
+    // More missed than maxRecover is not recovered either; `latest(0)` gives the current position for the reset.
+    const since = (at: StreamPosition): MaybePromise<StreamPage | StreamReset> => {
+      const page = history.since(name, at, { limit: limit + 1 });
+      const judge = (result: StreamPage | StreamReset): MaybePromise<StreamPage | StreamReset> => {
+        if (result.reset || result.publications.length <= limit) return result;
+        const now = history.latest(name, 0);
+        return isThenable(now) ? Promise.resolve(now).then((latest) => ({ reset: true, position: latest.position })) : { reset: true, position: now.position };
+      };
+      return isThenable(page) ? Promise.resolve(page).then(judge) : judge(page);
+    };
+    const read =
+      request.since !== undefined
+        ? since(request.since)
+        : request.last !== undefined
+          ? history.latest(name, Math.min(request.last, limit))
+          : history.position(name);
+    const answer = (result: StreamPage | StreamReset | StreamPosition): void => {
+      if ('reset' in result) {
+        if (result.reset) {
+          // The current position: the client re-reads the state and goes on from there.
+          reply.position = result.position;
+          reply.recovered = false;
+          this.recoveries.reset++;
+        } else {
+          reply.position = result.position;
+          reply.publications = result.publications.map((publication) => {
+            const stored = publication.data as Stored;
+            const message: ChannelMessage = { channel: name, event: stored.event, data: stored.data, epoch: result.position.epoch, offset: publication.offset };
+            if (stored.from !== undefined) message.from = stored.from;
+            return message;
+          });
+          if (request.since !== undefined) {
+            reply.recovered = true;
+            this.recoveries.recovered++;
+          }
+          this.recoveries.replayed += reply.publications.length;
+        }
+      } else reply.position = result;
+      ctx.reply(reply);
+    };
+    if (!isThenable(read)) {
+      answer(read);
+      return undefined;
+    }
+    return Promise.resolve(read as PromiseLike<StreamPage | StreamReset | StreamPosition>).then(answer);
   }
 
   private onUnsubscribe(connection: Connection, name: string): { channel: string } {
@@ -336,6 +462,12 @@ export class Channels implements Feature, ChannelApi {
       this.core.sendTo(connection, { type: SystemType.unsubscribed, data: notice });
     }
   }
+}
+
+function withPosition(message: ChannelMessage, position: StreamPosition): ChannelMessage {
+  message.epoch = position.epoch;
+  message.offset = position.offset;
+  return message;
 }
 
 function forbiddenError(action: 'subscribe' | 'publish', name: string): MessageError {

@@ -1,16 +1,9 @@
 // The history contract: per-stream publications with positions, so a client that reconnects gets what it missed.
+import type { StreamPosition } from '@switchboard/protocol';
 import type { MaybePromise } from '../maybe-promise.ts';
 
-/**
- * Where a reader is in a stream. Offsets start at 1 and grow by one per append; offset 0 means "before
- * the first". The epoch names one life of the stream: when its history is lost (evicted, removed, every
- * publication expired, a restarted in-memory history) the stream starts again under a new epoch, and
- * positions of the old epoch are answered with a reset.
- */
-export interface StreamPosition {
-  epoch: string;
-  offset: number;
-}
+// One type for the wire and the back ends: the position a client sends back is the one a history returned.
+export type { StreamPosition };
 
 /** A publication as history returns it. */
 export interface StreamPublication {

@@ -1,0 +1,120 @@
+// Channels with history: every message carries its stream position, and $subscribe recovers what a reader
+// missed (exactly once, in order), or says it cannot; a late joiner can ask for the newest messages.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestServer } from '@switchboard/server/testing';
+import type { ChannelMessage, SubscribeReply } from '@switchboard/protocol';
+import { RawClient } from './helpers.ts';
+
+const history = { channels: ['room.*'], maxPublications: 5 };
+
+async function published(client: RawClient, channel: string, count: number): Promise<ChannelMessage[]> {
+  const got: ChannelMessage[] = [];
+  while (got.length < count) {
+    const envelope = await client.next((e) => e.type === '$message' && (e.data as ChannelMessage).channel === channel);
+    got.push(envelope.data as ChannelMessage);
+  }
+  return got;
+}
+
+test('messages on a channel with history carry epoch and consecutive offsets; other channels carry none', async () => {
+  await using t = await startTestServer({ channels: { history } });
+  await using reader = await RawClient.connect(t.wsUrl);
+  const first = (await reader.request('$subscribe', { channel: 'room.1' })).data as SubscribeReply;
+  assert.equal(first.position?.offset, 0);
+  assert.equal(typeof first.position?.epoch, 'string');
+  await reader.request('$subscribe', { channel: 'lobby' });
+  for (let i = 1; i <= 3; i++) t.server.publish('room.1', 'say', { i });
+  t.server.publish('lobby', 'say', { plain: true });
+  const messages = await published(reader, 'room.1', 3);
+  assert.deepEqual(messages.map((m) => [m.offset, m.epoch, m.data]), [1, 2, 3].map((i) => [i, first.position!.epoch, { i }]));
+  const [plain] = await published(reader, 'lobby', 1);
+  assert.deepEqual([plain!.offset, plain!.epoch], [undefined, undefined]);
+});
+
+test('since a position: the missed messages come in the reply, once and in order, then live ones follow', async () => {
+  await using t = await startTestServer({ channels: { history } });
+  await using reader = await RawClient.connect(t.wsUrl);
+  const start = ((await reader.request('$subscribe', { channel: 'room.1' })).data as SubscribeReply).position!;
+  t.server.publish('room.1', 'say', 1);
+  const [seen] = await published(reader, 'room.1', 1);
+  // The reader's link drops (a destroyed socket); meanwhile three more are published.
+  t.dropConnections();
+  await reader.waitClose();
+  for (const n of [2, 3, 4]) t.server.publish('room.1', 'say', n);
+  await using back = await RawClient.connect(t.wsUrl);
+  const reply = (await back.request('$subscribe', { channel: 'room.1', since: { epoch: start.epoch, offset: seen!.offset } })).data as SubscribeReply;
+  assert.equal(reply.recovered, true);
+  assert.deepEqual(reply.publications?.map((m) => [m.offset, m.data, m.event, m.channel]), [
+    [2, 2, 'say', 'room.1'],
+    [3, 3, 'say', 'room.1'],
+    [4, 4, 'say', 'room.1'],
+  ]);
+  assert.deepEqual(reply.position, { epoch: start.epoch, offset: 4 });
+  t.server.publish('room.1', 'say', 5);
+  assert.deepEqual((await published(back, 'room.1', 1)).map((m) => m.offset), [5]);
+  // Nothing was missed: an empty page, still recovered.
+  const again = (await back.request('$subscribe', { channel: 'room.1', since: { epoch: start.epoch, offset: 5 } })).data as SubscribeReply;
+  assert.deepEqual([again.recovered, again.publications], [true, []]);
+});
+
+test('not recovered: history trimmed past the position, a position from another epoch, too many missed', async () => {
+  await using t = await startTestServer({ channels: { history: { ...history, maxRecover: 3 } } });
+  await using reader = await RawClient.connect(t.wsUrl);
+  const start = ((await reader.request('$subscribe', { channel: 'room.1' })).data as SubscribeReply).position!;
+  for (let n = 1; n <= 8; n++) t.server.publish('room.1', 'say', n); // maxPublications 5: 1–3 are gone
+  await published(reader, 'room.1', 8);
+  const trimmed = (await reader.request('$subscribe', { channel: 'room.1', since: { epoch: start.epoch, offset: 1 } })).data as SubscribeReply;
+  assert.equal(trimmed.recovered, false);
+  assert.equal(trimmed.publications, undefined);
+  assert.deepEqual(trimmed.position, { epoch: start.epoch, offset: 8 });
+  const foreign = (await reader.request('$subscribe', { channel: 'room.1', since: { epoch: 'another-life', offset: 7 } })).data as SubscribeReply;
+  assert.equal(foreign.recovered, false);
+  const tooMany = (await reader.request('$subscribe', { channel: 'room.1', since: { epoch: start.epoch, offset: 4 } })).data as SubscribeReply;
+  assert.equal(tooMany.recovered, false, '4 missed, maxRecover 3');
+  assert.deepEqual(tooMany.position, { epoch: start.epoch, offset: 8 });
+  const justEnough = (await reader.request('$subscribe', { channel: 'room.1', since: { epoch: start.epoch, offset: 5 } })).data as SubscribeReply;
+  assert.deepEqual(justEnough.publications?.map((m) => m.offset), [6, 7, 8]);
+  const response = await fetch(`${t.url}/admin/metrics`);
+  const metrics = (await response.json()) as { history: { recovered: number; reset: number; replayed: number } };
+  assert.deepEqual(metrics.history, { recovered: 1, reset: 3, replayed: 3 });
+});
+
+test('a restart of the in-memory history changes the epoch: the old position is not recovered', async () => {
+  await using t = await startTestServer({ channels: { history } });
+  let reader = await RawClient.connect(t.wsUrl);
+  const before = ((await reader.request('$subscribe', { channel: 'room.1' })).data as SubscribeReply).position!;
+  t.server.publish('room.1', 'say', 1);
+  await published(reader, 'room.1', 1);
+  await t.restart();
+  await reader.waitClose();
+  reader = await RawClient.connect(t.wsUrl);
+  try {
+    const reply = (await reader.request('$subscribe', { channel: 'room.1', since: { epoch: before.epoch, offset: 1 } })).data as SubscribeReply;
+    assert.equal(reply.recovered, false);
+    assert.notEqual(reply.position?.epoch, before.epoch);
+    assert.equal(reply.position?.offset, 0);
+  } finally {
+    await reader[Symbol.asyncDispose]();
+  }
+});
+
+test('a late joiner asks for the newest messages; bad positions and counts are invalid payloads', async () => {
+  await using t = await startTestServer({ channels: { history } });
+  for (let n = 1; n <= 4; n++) t.server.publish('room.2', 'say', n);
+  await using late = await RawClient.connect(t.wsUrl);
+  const reply = (await late.request('$subscribe', { channel: 'room.2', last: 2 })).data as SubscribeReply;
+  assert.deepEqual(reply.publications?.map((m) => m.data), [3, 4]);
+  assert.equal(reply.recovered, undefined);
+  for (const payload of [
+    { channel: 'room.2', since: { epoch: 'e', offset: -1 } },
+    { channel: 'room.2', since: { offset: 1 } },
+    { channel: 'room.2', last: 0 },
+    { channel: 'room.2', since: { epoch: 'e', offset: 1, extra: true } },
+  ]) {
+    assert.equal((await late.request('$subscribe', payload)).error?.code, 'invalid_payload', JSON.stringify(payload));
+  }
+  // A channel without history cannot recover: it says so rather than pretending.
+  const plain = (await late.request('$subscribe', { channel: 'lobby', since: { epoch: 'e', offset: 3 } })).data as SubscribeReply;
+  assert.deepEqual([plain.recovered, plain.position], [false, undefined]);
+});
