@@ -7,7 +7,8 @@ const suitesOnly = args.includes('--suites-only');
 const major = Number(process.versions.node.split('.')[0]);
 
 const suites = ['packages/*/test/**/*.test.ts', 'packages/*/src/**/*.test.ts', 'examples/*/test/**/*.test.ts'];
-const testArgs = ['--test', '--test-concurrency=2', '--test-timeout=120000'];
+// The install test packs, installs from the registry and runs a project's README: minutes, not seconds.
+const testArgs = ['--test', '--test-concurrency=2', '--test-timeout=300000'];
 // Node 22 cannot parse `using`; the tests use it, so lower it there (Node 24 runs the files as they are).
 if (major < 24) testArgs.unshift('--import', new URL('./lower-using.js', import.meta.url).pathname);
 
