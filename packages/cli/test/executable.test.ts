@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@switchboard/client';
-import { cliEnv, tempDir, type CliResult, type TempDir } from './helpers.ts';
+import { cliEnv, runProcess, tempDir, type CliResult, type TempDir } from './helpers.ts';
 
 const BUILD_SCRIPT = fileURLToPath(new URL('../sea/build.ts', import.meta.url));
 const VERSION = (JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -56,25 +56,8 @@ function skipped(t: TestContext): boolean {
   return true;
 }
 
-async function run(command: string, args: string[], cwd: string, timeoutMs = 30_000): Promise<CliResult> {
-  const child = spawn(command, args, { cwd, env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${command} ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.once('error', reject);
-    child.once('close', (exitCode) => {
-      clearTimeout(timer);
-      resolve(exitCode);
-    });
-  });
-  return { code, stdout, stderr };
-}
+const run = (command: string, args: string[], cwd: string, timeoutMs?: number): Promise<CliResult> =>
+  runProcess(command, args, timeoutMs === undefined ? { cwd } : { cwd, timeoutMs });
 
 const runExe = (args: string[], cwd: string, timeoutMs?: number) => run(exe, args, cwd, timeoutMs);
 

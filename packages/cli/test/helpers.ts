@@ -35,8 +35,19 @@ export interface CliResult {
  * @example
  * const { code, stderr } = await runCli(['dev', '--port', 'abc'], { cwd });
  */
-export async function runCli(args: string[], options: { cwd: string; env?: Record<string, string>; timeoutMs?: number; bin?: string }): Promise<CliResult> {
-  const child = spawn(process.execPath, [options.bin ?? BIN, ...args], { cwd: options.cwd, env: cliEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+export function runCli(args: string[], options: { cwd: string; env?: Record<string, string>; timeoutMs?: number; bin?: string }): Promise<CliResult> {
+  return runProcess(process.execPath, [options.bin ?? BIN, ...args], options);
+}
+
+/**
+ * Runs a program to completion with the CLI's environment (at most `timeoutMs`, then it is killed and the
+ * run fails).
+ *
+ * @example
+ * const { code, stdout } = await runProcess(exe, ['--version'], { cwd });
+ */
+export async function runProcess(command: string, args: string[], options: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<CliResult> {
+  const child = spawn(command, args, { cwd: options.cwd, env: cliEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -45,7 +56,7 @@ export async function runCli(args: string[], options: { cwd: string; env?: Recor
   const code = await new Promise<number | null>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`switchboard ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+      reject(new Error(`${command} ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, timeoutMs);
     child.once('error', reject);
     child.once('close', (exitCode) => {

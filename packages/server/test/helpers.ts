@@ -1,6 +1,8 @@
 // A raw `ws` test client: sends envelopes, waits for replies and pushes, records close codes.
 import WebSocket from 'ws';
+import type { EventEmitter } from 'node:events';
 import type { Envelope } from '@switchboard/protocol';
+import type { Connection } from '@switchboard/server';
 
 /** A plain ws client that speaks protocol v1 by hand, for tests that must not depend on the SDK. */
 export class RawClient implements AsyncDisposable {
@@ -90,4 +92,16 @@ export class RawClient implements AsyncDisposable {
       this.ws.terminate();
     }
   }
+}
+
+/** Resolves with the close code the server reports (its `close` event) for one connection. */
+export function closeCodeOf(server: { events: EventEmitter<any> }, connectionId: string): Promise<number> {
+  return new Promise((resolve) => {
+    const listener = (connection: Connection, code: number) => {
+      if (connection.id !== connectionId) return;
+      server.events.off('close', listener);
+      resolve(code);
+    };
+    server.events.on('close', listener);
+  });
 }

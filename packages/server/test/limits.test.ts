@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import WebSocket from 'ws';
 import { CloseCode, ErrorCode } from '@switchboard/protocol';
-import { definePlug, z, type Connection } from '@switchboard/server';
+import { definePlug, z } from '@switchboard/server';
 import { startTestServer } from '@switchboard/server/testing';
-import { RawClient } from './helpers.ts';
+import { closeCodeOf, RawClient } from './helpers.ts';
 
 const echo = definePlug({
   name: 'echo',
@@ -31,22 +31,12 @@ const echo = definePlug({
   },
 });
 
-function closeOf(server: { events: import('node:events').EventEmitter<any> }, connectionId: string): Promise<number> {
-  return new Promise((resolve) => {
-    const listener = (connection: Connection, code: number) => {
-      if (connection.id !== connectionId) return;
-      server.events.off('close', listener);
-      resolve(code);
-    };
-    server.events.on('close', listener);
-  });
-}
 
 test('a frame over maxPayload closes the connection with 1009', async () => {
   await using t = await startTestServer({ plugs: [echo], limits: { maxPayload: 1024 } });
   await using client = await RawClient.connect(t.wsUrl);
   assert.deepEqual((await client.request('echo.say', { text: 'x'.repeat(900) })).data, { text: 'x'.repeat(900) });
-  const serverSawClose = closeOf(t.server, [...t.server.connections()][0]!.id);
+  const serverSawClose = closeCodeOf(t.server, [...t.server.connections()][0]!.id);
   client.sendRaw(JSON.stringify({ type: 'echo.say', id: 2, data: { text: 'x'.repeat(2000) } }));
   assert.equal(await client.waitClose(), CloseCode.messageTooBig);
   assert.equal(await serverSawClose, CloseCode.messageTooBig);
@@ -83,7 +73,7 @@ test('a client that stops reading is closed as a slow consumer (4001) and the ot
   await using slow = await RawClient.connect(t.wsUrl);
   await using fast = await RawClient.connect(t.wsUrl);
   const slowId = [...t.server.connections()].map((c) => c.id)[0]!;
-  const serverSawClose = closeOf(t.server, slowId);
+  const serverSawClose = closeCodeOf(t.server, slowId);
   // Stop reading from the socket: the kernel buffers fill, then the server's send buffer.
   (slow.ws as unknown as { _socket: import('node:net').Socket })._socket.pause();
   const reply = await fast.request('echo.flood', { count: 200, size: 100_000 });
@@ -102,7 +92,7 @@ test('a peer that stops answering pings is dropped', async () => {
   await using dead = await RawClient.connect(t.wsUrl);
   await using alive = await RawClient.connect(t.wsUrl);
   const [deadId] = [...t.server.connections()].map((c) => c.id);
-  const closed = closeOf(t.server, deadId!);
+  const closed = closeCodeOf(t.server, deadId!);
   (dead.ws as unknown as { _socket: import('node:net').Socket })._socket.pause();
   assert.equal(await closed, 1006);
   assert.equal(t.server.connectionCount, 1);

@@ -2,28 +2,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CloseCode } from '@switchboard/protocol';
-import type { Connection } from '@switchboard/server';
 import { startTestServer } from '@switchboard/server/testing';
-import { RawClient } from './helpers.ts';
+import { closeCodeOf, RawClient } from './helpers.ts';
 
-/** Resolves with the close code the server reports for `connectionId`. */
-function serverClose(server: { events: import('node:events').EventEmitter<any> }, connectionId: string): Promise<number> {
-  return new Promise((resolve) => {
-    const listener = (connection: Connection, code: number) => {
-      if (connection.id !== connectionId) return;
-      server.events.off('close', listener);
-      resolve(code);
-    };
-    server.events.on('close', listener);
-  });
-}
 
 test('dropConnections destroys the sockets: no close frame, the client sees 1006', async () => {
   await using t = await startTestServer();
   await using one = await RawClient.connect(t.wsUrl);
   await using two = await RawClient.connect(t.wsUrl);
   const ids = [...t.server.connections()].map((connection) => connection.id);
-  const serverSaw = Promise.all(ids.map((id) => serverClose(t.server, id)));
+  const serverSaw = Promise.all(ids.map((id) => closeCodeOf(t.server, id)));
   t.dropConnections();
   assert.deepEqual(await Promise.all([one.waitClose(), two.waitClose()]), [1006, 1006]);
   assert.deepEqual([one.closeReason, two.closeReason], ['', '']);
