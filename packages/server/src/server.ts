@@ -96,13 +96,16 @@ function delay(ms: number): Promise<void> {
   return new Promise((done) => setTimeout(done, ms).unref());
 }
 
+/** The payload of a protocol message that takes none: absent, null or `{}`. */
+const nothing = z.union([z.strictObject({}), z.null()]).optional();
+
 /** The protocol's own routes that belong to no feature: liveness and the manifest. */
 function coreFeature(manifest: () => unknown): Feature {
   return {
     name: 'core',
     routes: [
-      { type: SystemType.ping, input: z.strictObject({}).optional(), description: 'liveness check; replies {}', handler: () => ({}) },
-      { type: SystemType.manifest, input: z.strictObject({}).optional(), description: 'what the server accepts now', handler: () => manifest() },
+      { type: SystemType.ping, input: nothing, description: 'liveness check; replies {}', handler: () => ({}) },
+      { type: SystemType.manifest, input: nothing, description: 'what the server accepts now', handler: () => manifest() },
     ],
   };
 }

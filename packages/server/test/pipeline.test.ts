@@ -74,6 +74,9 @@ test('protocol messages run through the pipeline: hooks see them, metrics count 
   await using client = await RawClient.connect(t.wsUrl);
   assert.deepEqual((await client.request('$subscribe', { channel: 'news' })).data, { channel: 'news' });
   assert.deepEqual((await client.request('$ping')).data, {});
+  // Protocol payloads are checked by their schemas like any other: $ping takes nothing (absent, null or {}).
+  assert.equal((await client.request('$ping', { extra: 1 })).error?.code, ErrorCode.invalidPayload);
+  assert.deepEqual((await client.request('$ping', null)).data, {});
   const refused = await client.request('$broadcast', { event: 'x' });
   assert.equal(refused.error?.code, ErrorCode.rejected);
   assert.equal(refused.error?.message, 'no broadcasts here');
@@ -82,15 +85,16 @@ test('protocol messages run through the pipeline: hooks see them, metrics count 
     [
       ['$subscribe', '$protocol'],
       ['$ping', '$protocol'],
+      ['$ping', '$protocol'],
       ['$broadcast', '$protocol'],
     ],
   );
   assert.deepEqual(seen[0]?.data, { channel: 'news' });
-  assert.deepEqual(after, ['$subscribe:true', '$ping:true']);
+  assert.deepEqual(after, ['$subscribe:true', '$ping:true', '$ping:true']);
   const metrics = t.server.metrics();
   assert.equal(metrics.$subscribe?.handler.count, 1);
-  assert.equal(metrics.$ping?.handler.count, 1);
-  assert.equal(metrics.$ping?.inbound.count, 1);
+  assert.equal(metrics.$ping?.handler.count, 2);
+  assert.equal(metrics.$ping?.inbound.count, 3);
 });
 
 test('a $subscribe waiting on an async authorize hook counts in flight and gets its reply before 1001 at shutdown', async () => {
