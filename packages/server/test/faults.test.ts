@@ -106,7 +106,11 @@ test('a handler that blocks the loop for 2 s is reported naming its route; the o
 test('a handler that never settles gets timeout and stops counting in flight', async () => {
   await using server = await startFaultServer('keep-serving');
   await using client = await RawClient.connect(server.wsUrl);
-  const reply = await client.request('faulty.hang', {});
+  await using neighbour = await RawClient.connect(server.wsUrl);
+  const hanging = client.request('faulty.hang', {});
+  // While it hangs, the others are served.
+  assert.deepEqual((await neighbour.request('healthy.echo', { n: 9 })).data, { n: 9 });
+  const reply = await hanging;
   assert.equal(reply.error?.code, ErrorCode.timeout);
   assert.match(String(reply.error?.message), /faulty\.hang.*300 ms/);
   await server.log((line) => line.code === 'SB_HANDLER_TIMEOUT' && line.type === 'faulty.hang');
