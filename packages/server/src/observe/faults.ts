@@ -107,9 +107,9 @@ export class Faults {
   readonly byPlug = new Map<string, number>();
   stalls = 0;
   lastStall: Stall | undefined = undefined;
-  /** @internal the route the pipeline started last, and when (performance.now()). */
-  lastRoute: { readonly type: string; readonly plug: { readonly name: string } } | undefined = undefined;
-  /** @internal */ lastRouteAt = 0;
+  /** @internal the route whose handler held the loop longest (its synchronous part) since the last check. */
+  worst: { readonly type: string; readonly plug: { readonly name: string } } | undefined = undefined;
+  /** @internal */ worstMs = 0;
   private readonly options: FaultsOptions;
   private histogram: ReturnType<typeof monitorEventLoopDelay> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -117,6 +117,12 @@ export class Faults {
 
   constructor(options: FaultsOptions) {
     this.options = options;
+  }
+
+  /** @internal a handler held the loop for `ms`, longer than any other since the last check. */
+  noteBlocking(route: { readonly type: string; readonly plug: { readonly name: string } }, ms: number): void {
+    this.worst = route;
+    this.worstMs = ms;
   }
 
   owns(owner: CodeOwner): boolean {
@@ -175,14 +181,18 @@ export class Faults {
     const now = performance.now();
     const lag = now - this.lastCheck - STALL_CHECK_MS;
     this.lastCheck = now;
+    const worst = this.worst;
+    const worstMs = this.worstMs;
+    this.worst = undefined;
+    this.worstMs = 0;
     if (lag < this.options.stallMs) return;
     this.stalls++;
     const stall: Stall = { at: new Date().toISOString(), ms: Math.round(lag) };
-    // The route started within the blocked stretch is the one that blocked it (or, for an async handler, ran then).
-    const route = this.lastRoute;
-    if (route !== undefined && this.lastRouteAt >= now - lag - STALL_CHECK_MS * 2) {
-      stall.route = route.type;
-      stall.plug = route.plug.name;
+    // A handler whose own synchronous run was most of the stall is what blocked the loop; a block in a timer
+    // or an event listener names no route (it was none).
+    if (worst !== undefined && worstMs >= lag / 2) {
+      stall.route = worst.type;
+      stall.plug = worst.plug.name;
     }
     this.lastStall = stall;
     this.options.log.warn(

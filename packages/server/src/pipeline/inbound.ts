@@ -239,15 +239,19 @@ export class Inbound implements ContextOwner {
     const route = context.route;
     const started = performance.now();
     context.started = started;
-    const faults = this.faults;
-    faults.lastRoute = route;
-    faults.lastRouteAt = started;
     let result: unknown;
+    let ok = true;
     try {
       result = runAs(route.plug, route.definition.handler, context.data, context);
     } catch (error) {
-      return this.complete(context, false, error);
+      ok = false;
+      result = error;
     }
+    // How long the handler held the loop (its synchronous part): the stall monitor names the worst one.
+    const ended = performance.now();
+    const faults = this.faults;
+    if (ended - started > faults.worstMs) faults.noteBlocking(route, ended - started);
+    if (!ok) return this.complete(context, false, result, ended);
     if (isThenable(result)) {
       const deadline = this.options.handlerTimeoutMs;
       if (deadline > 0) {
@@ -260,7 +264,7 @@ export class Inbound implements ContextOwner {
       );
       return;
     }
-    this.complete(context, true, result);
+    this.complete(context, true, result, ended);
   }
 
   /** @internal a handler's deadline passed: the client gets `timeout`, and the message stops counting in flight. */
@@ -280,11 +284,11 @@ export class Inbound implements ContextOwner {
     this.finish(context);
   }
 
-  private complete(context: Context, ok: boolean, result: unknown): void {
+  private complete(context: Context, ok: boolean, result: unknown, ended = performance.now()): void {
     if (context.settled) return; // timed out already: the late outcome is dropped
     clearTimeout(context.timer);
     const route = context.route;
-    const durationMs = performance.now() - context.started;
+    const durationMs = ended - context.started;
     this.metrics.handler(route.type, durationMs, ok);
     if (!ok) {
       if (!context.replied) {
