@@ -15,6 +15,9 @@ import type { InFlight } from './drain.ts';
 import type { Outbound } from './outbound.ts';
 import type { Route } from '../plug/route.ts';
 
+/** The owner name of global hooks (see plug/route.ts). */
+const GLOBAL = 'global';
+
 function isRejection(value: unknown): value is Rejection {
   return typeof value === 'object' && value !== null && typeof (value as Rejection).reject === 'string';
 }
@@ -203,7 +206,8 @@ export class Inbound implements ContextOwner {
       const hook = hooks[i]!;
       let verdict: unknown;
       try {
-        verdict = runAs(context.route.plug, hook.fn, context.message);
+        // A plug's own hook runs as its code (faults are attributed to it); a global hook is the application's.
+        verdict = hook.owner === GLOBAL ? hook.fn(context.message) : runAs(context.route.plug, hook.fn, context.message);
       } catch (error) {
         verdict = this.hookFailed(hook.owner, context.type, error);
       }
@@ -311,7 +315,7 @@ export class Inbound implements ContextOwner {
     for (let i = from; i < hooks.length; i++) {
       const hook = hooks[i]!;
       try {
-        const done = runAs(context.route.plug, hook.fn, context.message, outcome);
+        const done = hook.owner === GLOBAL ? hook.fn(context.message, outcome) : runAs(context.route.plug, hook.fn, context.message, outcome);
         if (isThenable(done)) {
           const next = () => this.after(context, outcome, i + 1);
           Promise.resolve(done).then(next, (error: unknown) => {
