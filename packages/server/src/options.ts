@@ -211,19 +211,28 @@ export function suggestion(name: string, known: readonly string[]): string {
   return close ? ` "${name}"; did you mean "${best}"?` : ` "${name}"`;
 }
 
+interface SchemaDef {
+  type: string;
+  innerType?: z.ZodType;
+  shape?: Record<string, z.ZodType>;
+}
+
+/** The object shape inside a schema, through its wrappers (optional, default, prefault). */
+function shapeOf(schema: z.ZodType): Record<string, z.ZodType> {
+  let def = (schema as unknown as { _zod: { def: SchemaDef } })._zod.def;
+  while (def.innerType && def.type !== 'object') def = (def.innerType as unknown as { _zod: { def: SchemaDef } })._zod.def;
+  return def.shape ?? {};
+}
+
 /** The keys a (nested) object schema of `optionsSchema` knows, for suggestions. */
 function knownKeysAt(path: readonly PropertyKey[]): string[] {
   let schema: z.ZodType = optionsSchema;
   for (const key of path) {
-    let def = (schema as unknown as { _zod: { def: { type: string; innerType?: z.ZodType; shape?: Record<string, z.ZodType> } } })._zod.def;
-    while (def.innerType && def.type !== 'object') def = (def.innerType as unknown as { _zod: { def: typeof def } })._zod.def;
-    const next = def.shape?.[String(key)];
+    const next = shapeOf(schema)[String(key)];
     if (!next) return [];
     schema = next;
   }
-  let def = (schema as unknown as { _zod: { def: { type: string; innerType?: z.ZodType; shape?: Record<string, z.ZodType> } } })._zod.def;
-  while (def.innerType && def.type !== 'object') def = (def.innerType as unknown as { _zod: { def: typeof def } })._zod.def;
-  return Object.keys(def.shape ?? {});
+  return Object.keys(shapeOf(schema));
 }
 
 /**

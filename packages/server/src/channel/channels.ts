@@ -25,7 +25,7 @@ import type { HandlerContext } from '../plug/define.ts';
 import type { History, StreamPage, StreamReset } from '../stream/history.ts';
 import type { MaybePromise } from '../maybe-promise.ts';
 import type { Logger } from 'pino';
-import { grantFor } from '../grants/grant-set.ts';
+import { grantFor, PatternSet } from '../grants/grant-set.ts';
 import type { ResolvedChannelOptions } from '../options.ts';
 import { Presence } from './presence.ts';
 
@@ -78,13 +78,6 @@ function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof value === 'object' && value !== null && typeof (value as PromiseLike<T>).then === 'function';
 }
 
-/** A pattern list (`*` matches any run of characters) as one test. */
-function matcher(patterns: readonly string[]): (name: string) => boolean {
-  if (patterns.length === 0) return () => false;
-  const escaped = patterns.map((pattern) => pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*'));
-  const regex = new RegExp(`^(?:${escaped.join('|')})$`);
-  return (name) => regex.test(name);
-}
 const publishInput = z.strictObject({ channel: z.string(), event: eventName, data: z.unknown().optional(), exceptSelf: z.boolean().optional() });
 const broadcastInput = z.strictObject({ event: eventName, data: z.unknown().optional(), exceptSelf: z.boolean().optional() });
 
@@ -130,8 +123,8 @@ export class Channels implements Feature, ChannelApi {
   private readonly byTopic = new Map<string, Channel>();
   /** Each connection's subscriptions, with how each was admitted. */
   private readonly subscriptionsOf = new Map<Connection, Map<string, number>>();
-  /** Whether a channel keeps history (`channels.history.channels`). */
-  private readonly keepsHistory: (name: string) => boolean;
+  /** The channels that keep history (`channels.history.channels`). */
+  private readonly withHistory: PatternSet;
   /** Appends still being written, per channel, when the history answers asynchronously: publishes keep their order. */
   private readonly appending = new Map<string, Promise<void>>();
   /** Recovery outcomes, for the metrics. */
@@ -141,7 +134,7 @@ export class Channels implements Feature, ChannelApi {
     this.core = host;
     this.auth = auth;
     this.options = options;
-    this.keepsHistory = matcher(options.history.channels);
+    this.withHistory = new PatternSet(options.history.channels);
     this.routes = [
       {
         type: SystemType.subscribe,
@@ -208,7 +201,7 @@ export class Channels implements Feature, ChannelApi {
   send(channel: string, event: string, data: unknown, from: string | undefined, except: string | undefined): void {
     const message: ChannelMessage = { channel, event, data: data ?? null };
     if (from !== undefined) message.from = from;
-    if (!this.keepsHistory(channel)) return this.deliver(channel, message, except);
+    if (!this.withHistory.matches(channel)) return this.deliver(channel, message, except);
     const stored: Stored = from === undefined ? { event, data: message.data } : { event, data: message.data, from };
     const pending = this.appending.get(channel);
     if (pending === undefined) {
@@ -338,7 +331,7 @@ export class Channels implements Feature, ChannelApi {
   private replySubscribed(ctx: HandlerContext, name: string, request: z.output<typeof subscribeInput>): Promise<void> | undefined {
     const presence = this.byTopic.get(channelTopic(name))?.presence;
     const reply: SubscribeReply = presence ? { channel: name, members: presence.list() } : { channel: name };
-    if (!this.keepsHistory(name)) {
+    if (!this.withHistory.matches(name)) {
       if (request.since !== undefined) {
         reply.recovered = false;
         this.recoveries.reset++;

@@ -47,12 +47,23 @@ function compilePattern(pattern: string): RegExp {
   return regexp;
 }
 
-/** The patterns of one action, split by shape so that the common cases need no regular expression. */
-class PatternSet {
+/**
+ * Name patterns (`*` matches any run of characters), split by shape so that the common cases need no regular
+ * expression: grants use one per action, channel history one for its channel list.
+ *
+ * @example
+ * const keeps = new PatternSet(['room.*', 'orders']);
+ * keeps.matches('room.7') // true
+ */
+export class PatternSet {
   all = false;
   readonly exact = new Set<string>();
   readonly prefixes: string[] = [];
   readonly regexps: RegExp[] = [];
+
+  constructor(patterns: Iterable<string> = []) {
+    for (const pattern of patterns) this.add(pattern);
+  }
 
   add(pattern: string): void {
     if (pattern === '*') this.all = true;

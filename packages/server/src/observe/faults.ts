@@ -46,10 +46,6 @@ export function runAs<A extends unknown[], R>(owner: CodeOwner, fn: (...args: A)
   return scope.run(owner, fn, ...args);
 }
 
-/** The plug whose code is running now, when any. */
-export function currentOwner(): CodeOwner | undefined {
-  return scope.getStore();
-}
 
 const servers = new Set<Faults>();
 

@@ -4,7 +4,7 @@ import { channel as diagnosticsChannel } from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
 import { CloseCode, codecNameOf, SystemType, type Codec, type Envelope } from '@switchboard/protocol';
 import type { Logger } from 'pino';
-import type { ServerEvents } from '../api.ts';
+import type { ServerApi, ServerEvents } from '../api.ts';
 import type { FeatureList, UpgradeContext } from '../feature.ts';
 import type { Metrics } from '../metrics.ts';
 import { runAs } from '../observe/faults.ts';
@@ -32,7 +32,7 @@ export interface LifecycleOptions {
   /** Who owns a hook, for attributing faults. */
   ownerOf(name: string): RouteOwner | undefined;
   /** The facade handed to onConnect hooks. */
-  api(): import('../api.ts').ServerApi;
+  api(): ServerApi;
   /** Per-address admission of a new connection (HTTP 429 when refused), and its accounting. */
   admitAddress(address: string): { ok: true } | { ok: false; status: number; message: string };
   addressOpened(address: string): void;
