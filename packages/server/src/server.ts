@@ -212,7 +212,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     stallMs: options.faults.stallMs,
     log,
     owns: (owner) => owned.has(owner),
-    unload: (name) => unloadByName(name),
+    unload: (name) => unload({ name }),
   });
   const inbound = new Inbound({
     log,
@@ -282,8 +282,6 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   let watcher: PlugWatcher | undefined;
   let listening: ListenInfo | undefined;
   let closing: Promise<void> | undefined;
-  /** The content hash of each plug file that serves, so that a save of the same bytes changes nothing. */
-  const fileHashes = new Map<string, string>();
 
   admin.route('GET', '/metrics', () => ({
     status: 200,
@@ -375,8 +373,8 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     try {
       const imported = await runAs(scopeFor(basename(file), 'import'), importPlug, file);
       // The same bytes again (a touch, an editor's second write): nothing to do.
-      if (fileHashes.get(file) === imported.version && registry.byFile(file)) return;
       const current = registry.byFile(file);
+      if (current?.source === imported.version) return;
       const declared = (imported.definition as { version?: unknown } | null)?.version;
       if (current && typeof declared === 'string' && declared === current.version) {
         log.warn(
@@ -385,7 +383,6 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
         );
       }
       await install(imported.definition, { file, version: imported.version });
-      fileHashes.set(file, imported.version);
     } catch (error) {
       const err = error as Error;
       const serving = registry.byFile(file);
@@ -397,19 +394,11 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     }
   }
 
-  async function unloadFile(file: string): Promise<void> {
-    const removed = await registry.remove({ file });
-    fileHashes.delete(file);
-    if (!removed) return;
-    log.info({ plug: removed.name, version: removed.version, file }, 'plug removed');
-    lifecycle.events.emit('plug:unloaded', { name: removed.name, version: removed.version, file });
-    announceSwap(true);
-  }
-
-  async function unloadByName(name: string): Promise<boolean> {
-    const removed = await registry.remove({ name });
+  /** Removes a plug (by name, or the one a deleted file held) and tells everyone; false when there was none. */
+  async function unload(target: { name: string } | { file: string }): Promise<boolean> {
+    const removed = await registry.remove(target);
     if (!removed) return false;
-    if (removed.file) fileHashes.delete(removed.file);
+    log.info({ plug: removed.name, version: removed.version, file: removed.file }, 'plug removed');
     lifecycle.events.emit('plug:unloaded', { name: removed.name, version: removed.version, file: removed.file });
     announceSwap(true);
     return true;
@@ -427,7 +416,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     const files = (await readdir(plugsDir)).filter(isPlugFile).sort();
     for (const name of files) await loadFile(join(plugsDir, name));
     if (options.watch) {
-      watcher = new PlugWatcher(plugsDir, { load: loadFile, unload: unloadFile });
+      watcher = new PlugWatcher(plugsDir, { load: loadFile, unload: async (file) => void (await unload({ file })) });
       watcher.start();
     }
   }
@@ -530,7 +519,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     async loadPlug(plug: unknown) {
       return plugInfo(await install(plug, { version: 'static' }));
     },
-    unloadPlug: unloadByName,
+    unloadPlug: (name: string) => unload({ name }),
     plugs: () => registry.list().map(plugInfo),
     plugsSettled: () => watcher?.idle() ?? Promise.resolve(),
     metrics: () => metrics.snapshot(),

@@ -26,6 +26,8 @@ export interface LoadedPlug extends RouteOwner {
   readonly definition: AnyPlug;
   readonly state: Map<string, unknown>;
   readonly manifestEntries: ManifestEntry[];
+  /** What it was loaded from: its file's content hash ('static' for plugs passed to createServer). */
+  readonly source: string;
 }
 
 export type { Route, HookEntry };
@@ -185,7 +187,7 @@ export class PlugRegistry {
       if (message.output) entry.output = jsonSchemaOf(message.output, 'output');
       return entry;
     });
-    const loaded: LoadedPlug = { name: plug.name, version, file: source.file, definition: plug, state, manifestEntries };
+    const loaded: LoadedPlug = { name: plug.name, version, file: source.file, definition: plug, state, manifestEntries, source: source.version };
     const next = new Map(this.plugs);
     if (renamedFrom && renamedFrom.name !== plug.name) next.delete(renamedFrom.name);
     next.set(plug.name, loaded);
