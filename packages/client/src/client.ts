@@ -14,6 +14,11 @@ import {
   type ChannelMessage,
   type Envelope,
   type GrantsChange,
+  canonicalJson,
+  type LiveEnded,
+  type LiveOperation,
+  type LiveQuery,
+  type LiveSubscribeReply,
   type Member,
   type PresenceChange,
   type SubscribeReply,
@@ -26,6 +31,7 @@ const SLOW_RECONNECT_SKIPPED_ATTEMPTS = 4;
 import { Emitter, type EventSource } from './emitter.ts';
 import { errorFromPayload, RequestError } from './errors.ts';
 import { ChannelEntry, type MessageMeta, type Subscription } from './subscription.ts';
+import { LiveEntry, type LiveCollection, type LiveHost } from './live.ts';
 import type {
   ApiShape,
   AuthEvent,
@@ -38,7 +44,9 @@ import type {
   OutputOf,
   PublishOptions,
   PushesOf,
+  ResourcesOf,
   RequestArgs,
+  UntypedResource,
   SubscribeOptions,
   RequestOptions,
   SendArgs,
@@ -59,6 +67,8 @@ const DEFAULT_HEARTBEAT_MS = 25_000;
 export const MAX_QUEUED_MESSAGES = 1000;
 /** Close code the client reports for a link it gave up on itself (no close frame was exchanged). */
 const ABNORMAL_CLOSE = 1006;
+/** Live operations held for a view whose subscribe reply has not arrived yet; beyond this the copy resynchronises. */
+const MAX_UNROUTED_OPERATIONS = 10_000;
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -109,6 +119,12 @@ export class Client<Api extends ApiShape = ApiShape> {
   private readonly pushes = new Emitter<Pushes>();
   private readonly pending = new Map<number, Pending>();
   private readonly channels = new Map<string, ChannelEntry<any, any, any>>();
+  /** Live copies by resource and query, and by the server's view id on the current connection. */
+  private readonly lives = new Map<string, LiveEntry<any>>();
+  private readonly views = new Map<string, LiveEntry<any>>();
+  /** Operations for views not known yet (their subscribe reply is on its way), while any is. */
+  private unrouted: LiveOperation[] = [];
+  private liveSubscribing = 0;
   /** Encoded frames waiting for a connection, requests and sends in the order they were made. */
   private outbox: string[] = [];
   private token: TokenSource | undefined;
@@ -283,6 +299,38 @@ export class Client<Api extends ApiShape = ApiShape> {
   }
 
   /**
+   * A live copy of a resource: all of it, one `key`, or the records a `where` filter matches. It starts with a
+   * snapshot, applies every change in order, recovers what it missed after a reconnect (or takes a fresh
+   * snapshot when it cannot), and writes optimistically. Calling it again with the same resource and query
+   * returns the same copy. With an Api that declares resources, the records are typed from their schema.
+   *
+   * @example
+   * const open = client.live('orders', { where: { status: 'open' } });
+   * await open.ready;
+   * open.on('change', ({ key, value }) => render(key, value));
+   * await open.create({ id: 'o-9', customer: 'c-1', total: 12, status: 'open' });
+   */
+  live<K extends keyof ResourcesOf<Api> & string>(resource: K, query?: LiveQuery): LiveCollection<ResourcesOf<Api>[K]>;
+  live<T = unknown>(resource: UntypedResource<Api>, query?: LiveQuery): LiveCollection<T>;
+  live(resource: string, query: LiveQuery = {}): LiveCollection<unknown> {
+    const normalized: LiveQuery = {};
+    if (query.key !== undefined) normalized.key = String(query.key);
+    if (query.where !== undefined) normalized.where = query.where;
+    const signature = JSON.stringify([resource, normalized.key ?? null, canonicalJson(normalized.where ?? null)]);
+    let entry = this.lives.get(signature);
+    if (!entry) {
+      entry = new LiveEntry(resource, normalized, signature, this.liveHost);
+      if (this.currentState === 'closed') {
+        entry.end(undefined, new RequestError(ErrorCode.disconnected, `cannot follow "${resource}": the client is closed`));
+        return entry.collection;
+      }
+      this.lives.set(signature, entry);
+      if (this.currentState === 'open') this.sendLiveSubscribe(entry);
+    }
+    return entry.collection;
+  }
+
+  /**
    * Closes for good: no reconnect; pending requests fail with `disconnected`. Safe to call twice.
    *
    * @example
@@ -348,6 +396,10 @@ export class Client<Api extends ApiShape = ApiShape> {
       clearTimeout(entry.timer);
       entry.reject(new RequestError(ErrorCode.disconnected, `the connection closed before the reply to "${entry.type}" arrived`, { closeCode: code }));
     }
+    this.views.clear();
+    this.unrouted = [];
+    this.liveSubscribing = 0;
+    for (const entry of this.lives.values()) entry.disconnected();
     const reconnect = this.reconnect;
     if (reconnect === false || NO_RECONNECT_CLOSE_CODES.includes(code) || this.attempt >= reconnect.maxAttempts) {
       this.finish(code, reason, undefined);
@@ -383,6 +435,9 @@ export class Client<Api extends ApiShape = ApiShape> {
     this.pending.clear();
     for (const entry of this.channels.values()) entry.end(failure(`"${entry.channel}" was confirmed`));
     this.channels.clear();
+    for (const entry of this.lives.values()) entry.end(undefined, failure(`the snapshot of "${entry.resource}" arrived`));
+    this.lives.clear();
+    this.views.clear();
     if (!this.readySettled) {
       this.readySettled = true;
       this.rejectReady(error ?? failure('the connection was ready'));
@@ -422,6 +477,7 @@ export class Client<Api extends ApiShape = ApiShape> {
     this.attempt = 0;
     // Subscriptions first, then what waited, in order; only then may listeners of `state` send more.
     for (const entry of this.channels.values()) this.sendSubscribe(entry);
+    for (const entry of this.lives.values()) this.sendLiveSubscribe(entry);
     const outbox = this.outbox;
     this.outbox = [];
     for (const frame of outbox) ws.send(frame);
@@ -587,6 +643,21 @@ export class Client<Api extends ApiShape = ApiShape> {
         this.channels.get(change.channel)?.presence(change.action, change.member);
         return;
       }
+      case SystemType.liveOp: {
+        const operation = envelope.data as LiveOperation;
+        const entry = this.views.get(operation.view);
+        if (entry !== undefined) entry.receive(operation);
+        else if (this.liveSubscribing > 0 && this.unrouted.length < MAX_UNROUTED_OPERATIONS) this.unrouted.push(operation);
+        return;
+      }
+      case SystemType.liveEnded: {
+        const notice = envelope.data as LiveEnded;
+        const entry = this.views.get(notice.view);
+        if (!entry) return;
+        this.views.delete(notice.view);
+        if (entry.ended(notice)) this.lives.delete(entry.signature);
+        return;
+      }
       case SystemType.unsubscribed: {
         const { channel, reason, grant } = envelope.data as Unsubscribed;
         const entry = this.channels.get(channel);
@@ -621,6 +692,54 @@ export class Client<Api extends ApiShape = ApiShape> {
         this.channels.delete(entry.channel);
         const grant = error.details.grant;
         entry.end(error, typeof grant === 'string' ? { reason: error.code, grant } : { reason: error.code });
+      },
+    );
+  }
+
+  // ---------------------------------------------------------------- live data
+
+  private readonly liveHost: LiveHost = {
+    request: (type, data) => this.call(type, data, this.timeoutMs, false),
+    subscribe: (entry) => {
+      if (this.lives.get(entry.signature) === entry && this.currentState === 'open') this.sendLiveSubscribe(entry);
+    },
+    unsubscribe: async (entry) => {
+      if (this.lives.get(entry.signature) !== entry) return;
+      this.lives.delete(entry.signature);
+      const view = entry.view;
+      if (view === undefined || this.currentState !== 'open') return;
+      this.views.delete(view);
+      await this.call(SystemType.liveUnsubscribe, { view }, this.timeoutMs, false).catch(() => undefined);
+    },
+  };
+
+  /** Sends `$live.subscribe` now (from the position held, if any): only while the link is up. */
+  private sendLiveSubscribe(entry: LiveEntry<any>): void {
+    const ws = this.ws;
+    this.liveSubscribing++;
+    this.call(SystemType.liveSubscribe, entry.subscribeRequest(), this.timeoutMs, true).then(
+      (result) => {
+        if (ws !== this.ws) return;
+        this.liveSubscribing--;
+        if (this.lives.get(entry.signature) !== entry) return;
+        const reply = result as LiveSubscribeReply;
+        if (entry.view !== undefined && entry.view !== reply.view) this.views.delete(entry.view);
+        this.views.set(reply.view, entry);
+        entry.confirm(reply);
+        // Operations of this view that arrived before its reply: the copy drops those it already has.
+        const early = this.unrouted.filter((operation) => operation.view === reply.view);
+        this.unrouted = this.liveSubscribing === 0 ? [] : this.unrouted.filter((operation) => operation.view !== reply.view);
+        for (const operation of early) entry.receive(operation);
+      },
+      (error: RequestError) => {
+        if (ws !== this.ws) return;
+        this.liveSubscribing--;
+        if (this.lives.get(entry.signature) !== entry) return;
+        // The link dropped: the next connection subscribes again.
+        if (error.code === ErrorCode.disconnected && this.currentState !== 'closed') return;
+        this.lives.delete(entry.signature);
+        const grant = error.details.grant;
+        entry.end(typeof grant === 'string' ? { reason: error.code, grant } : { reason: error.code }, error);
       },
     );
   }

@@ -4,6 +4,7 @@ export type { Client, PushHandler } from './client.ts';
 export { RequestError } from './errors.ts';
 export type { Subscription, SubscriptionEvents, MessageMeta } from './subscription.ts';
 export type { EventSource } from './emitter.ts';
+export type { LiveCollection, LiveChange, LiveEvents, LiveState, LiveWriteOptions } from './live.ts';
 export { backoffDelay, DEFAULT_RECONNECT } from './backoff.ts';
 export type { ReconnectOptions } from './backoff.ts';
 export type {
@@ -23,6 +24,7 @@ export type {
   PresenceMember,
   PublishOptions,
   PushesOf,
+  ResourcesOf,
   RequestOptions,
   StateChange,
   SubscribeOptions,
@@ -39,6 +41,15 @@ export type {
   ErrorPayload,
   GrantsChange,
   Issue,
+  LiveQuery,
+  LiveRecord,
+  LiveOperation,
+  LiveSubscribeReply,
+  LiveWriteReply,
+  PatchOperation,
+  Where,
+  FieldCondition,
+  ConflictDetails,
   Member,
   PresenceChange,
   StreamPosition,

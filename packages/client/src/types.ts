@@ -2,6 +2,7 @@
 import type {
   ApiEventsKey,
   ApiPushesKey,
+  ApiResourcesKey,
   AuthExpiring,
   AuthReply,
   ErrorPayload,
@@ -38,6 +39,17 @@ export type PushesOf<Api> = Api extends { readonly [K in ApiPushesKey]: infer P 
  * type Typing = EventsOf<Api>['typing']; // { user: string }
  */
 export type EventsOf<Api> = Api extends { readonly [K in ApiEventsKey]: infer E } ? E : Record<never, never>;
+
+/**
+ * The resources an Api declares: resource name → record type (what `client.live()` holds).
+ *
+ * @example
+ * type Order = ResourcesOf<Api>['orders'];
+ */
+export type ResourcesOf<Api> = Api extends { readonly [K in ApiResourcesKey]: infer R } ? R : Record<never, never>;
+
+/** The resource names `live` takes with a record type you choose: any when the Api declares no resources. */
+export type UntypedResource<Api> = [keyof ResourcesOf<Api>] extends [never] ? string : never;
 
 /**
  * The types `on` takes with a handler whose data it chooses itself: any string when the API declares no

@@ -43,10 +43,16 @@ export const ErrorCode = {
   badChannel: 'bad_channel',
   /** A limit was reached (channels per connection, subscribers per channel, message size). */
   limitExceeded: 'limit_exceeded',
-  /** Not subscribed to that channel. */
+  /** Not subscribed to that channel (or resource view). */
   notSubscribed: 'not_subscribed',
   /** The identity was disabled by the server; its tokens are refused until it is enabled again. */
   userDisabled: 'user_disabled',
+  /** No resource of that name is served. */
+  unknownResource: 'unknown_resource',
+  /** No record at that key. */
+  notFound: 'not_found',
+  /** The write named a version (or expected no record) and the record is not at it; `details.current` is the record now. */
+  conflict: 'conflict',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -67,6 +67,22 @@ export const SystemType = {
   presence: '$presence',
   /** Server → client: the server removed this connection from a channel (grant revoked, channel closed). */
   unsubscribed: '$unsubscribed',
+  /** Request: subscribe to a resource (all of it, one key, or a filter); the reply is a snapshot or the missed operations. */
+  liveSubscribe: '$live.subscribe',
+  /** Request: end a resource subscription (by its view id). */
+  liveUnsubscribe: '$live.unsubscribe',
+  /** Request: create a record (refused with `conflict` when its key exists). */
+  liveCreate: '$live.create',
+  /** Request: replace (or create) the record at a key. */
+  livePut: '$live.put',
+  /** Request: change part of a record with a JSON Patch (RFC 6902). */
+  livePatch: '$live.patch',
+  /** Request: delete the record at a key. */
+  liveDelete: '$live.delete',
+  /** Server → client: one operation on a resource view the client subscribed to. */
+  liveOp: '$live.op',
+  /** Server → client: the server ended a resource subscription (grant revoked, resource removed). */
+  liveEnded: '$live.ended',
 } as const;
 export type SystemType = (typeof SystemType)[keyof typeof SystemType];
 

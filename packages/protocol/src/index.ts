@@ -3,5 +3,6 @@ export * from './envelope.ts';
 export * from './codes.ts';
 export * from './codec.ts';
 export * from './channel.ts';
+export * from './live.ts';
 export * from './access.ts';
 export * from './manifest.ts';

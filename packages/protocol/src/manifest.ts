@@ -57,6 +57,24 @@ export interface Manifest {
   messages: ManifestEntry[];
   pushes: ManifestPush[];
   events: ManifestEvent[];
+  /** The resources served (live data). */
+  resources: ManifestResource[];
+}
+
+/**
+ * One resource the plugs serve: its key field, who may read and write it, and the JSON Schema of a record.
+ *
+ * @example
+ * const columns = Object.keys(manifest.resources.find((r) => r.name === 'orders')?.schema.properties ?? {});
+ */
+export interface ManifestResource {
+  name: string;
+  plug: string;
+  plugVersion: string;
+  key: string;
+  description?: string;
+  access: { read: 'public' | 'grant' | 'none'; write: 'public' | 'grant' | 'none' };
+  schema: Record<string, unknown>;
 }
 
 // The compile-time twin of the manifest: where a typed API (`AppApi` on the server, `connect<Api>` on the
@@ -64,13 +82,17 @@ export interface Manifest {
 // message map with them still is a plain `{ [type]: { input, output } }`. Type-level only: no value exists.
 declare const pushesKey: unique symbol;
 declare const eventsKey: unique symbol;
+declare const resourcesKey: unique symbol;
 /** The key of an API type's pushes (push type → data). Type-level only. */
 export type ApiPushesKey = typeof pushesKey;
 /** The key of an API type's channel events (event → data). Type-level only. */
 export type ApiEventsKey = typeof eventsKey;
+/** The key of an API type's resources (resource name → record type). Type-level only. */
+export type ApiResourcesKey = typeof resourcesKey;
 
 /**
- * The pushes (`P`: push type → data) and channel events (`E`: event → data) of an API type, to intersect
+ * The pushes (`P`: push type → data), channel events (`E`: event → data) and resources (`R`: name → record)
+ * of an API type, to intersect
  * with its message map. `AppApi` from @switchboard/server adds them from the plugs; a hand-written API can too.
  *
  * @example
@@ -78,4 +100,4 @@ export type ApiEventsKey = typeof eventsKey;
  *   WithPushes<{ 'chat.message': { from: string; text: string } }, { typing: { user: string } }>;
  * const client = connect<Api>(url);
  */
-export type WithPushes<P, E = Record<never, never>> = { readonly [pushesKey]: P; readonly [eventsKey]: E };
+export type WithPushes<P, E = Record<never, never>, R = Record<never, never>> = { readonly [pushesKey]: P; readonly [eventsKey]: E; readonly [resourcesKey]: R };

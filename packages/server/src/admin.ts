@@ -129,6 +129,7 @@ export class AdminApi {
     };
   }
 
+  /** Adds a route. A path ending in `/*` answers every path below it (`request.path` is the full path). */
   route(method: string, path: string, handler: AdminRoute, options?: AdminRouteOptions): void {
     this.routes.set(`${method} ${path}`, handler);
     if (options?.ownAuth) this.ownAuth.add(`${method} ${path}`);
@@ -137,6 +138,12 @@ export class AdminApi {
   /** Whether a request URL belongs to the admin API. */
   matches(url: string): boolean {
     return url === this.prefix || url.startsWith(`${this.prefix}/`) || url.startsWith(`${this.prefix}?`);
+  }
+
+  /** The wildcard route a path falls under: `/resources/orders/o-1` → `/resources/*`. */
+  private wildcard(path: string): string {
+    const second = path.indexOf('/', 1);
+    return second < 0 ? path : `${path.slice(0, second)}/*`;
   }
 
   private authorized(req: IncomingMessage): boolean {
@@ -157,9 +164,9 @@ export class AdminApi {
         : adminError(403, 'forbidden', 'the admin API answers loopback clients only unless adminToken is set');
       return sendJson(res, response.status, response.body);
     }
-    const handler = this.routes.get(`${method} ${path}`);
+    const handler = this.routes.get(`${method} ${path}`) ?? this.routes.get(`${method} ${this.wildcard(path)}`);
     if (!handler) {
-      const known = [...this.routes.keys()].filter((key) => key.endsWith(` ${path}`));
+      const known = [...this.routes.keys()].filter((key) => key.endsWith(` ${path}`) || key.endsWith(` ${this.wildcard(path)}`));
       const response =
         known.length > 0
           ? adminError(405, 'method_not_allowed', `use ${known.map((key) => key.split(' ')[0]).join(' or ')} for ${path}`)

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ChannelKind, Member } from '@switchboard/protocol';
 import type { Connection } from './connection/connection.ts';
 import type { Manifest } from '@switchboard/protocol';
+import type { ResourceHandle, ResourceInfo } from './resource/define.ts';
 
 /** Who a broadcast skips. */
 export interface BroadcastOptions {
@@ -87,6 +88,13 @@ export interface ServerApi extends ChannelApi, GrantApi {
   readonly connectionCount: number;
   /** What the server accepts now: every message type with its schemas and plug version. */
   manifest(): Manifest;
+  /**
+   * A resource by name, to read and write from application code (docs/live-data.md). Throws SB_BAD_ARGUMENT
+   * when no plug declares it. `T` is the record type you expect.
+   */
+  resource<T = unknown>(name: string): ResourceHandle<T>;
+  /** The resources served, with their record and subscriber counts. */
+  resources(): ResourceInfo[];
   readonly log: Logger;
 }
 

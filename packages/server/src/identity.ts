@@ -18,7 +18,7 @@ export interface Identity {
 
 /** What the `authorize` hook is asked about. */
 export interface AuthorizeRequest {
-  action: 'subscribe' | 'publish' | 'call' | 'broadcast';
-  /** The channel or message type; '' for `broadcast`. */
+  action: 'subscribe' | 'publish' | 'call' | 'read' | 'write' | 'broadcast';
+  /** The channel, message type or resource; '' for `broadcast`. */
   target: string;
 }

@@ -11,6 +11,12 @@ export type { ConnectionInfo } from './connection/connection.ts';
 export type { Feature, ProtocolRoute, UpgradeContext, Refusal, Admission } from './feature.ts';
 export { FaultPolicy, FaultCode } from './observe/faults.ts';
 export { definePlug } from './plug/define.ts';
+export { defineResource } from './resource/define.ts';
+export type { Resource, ResourceDefinition, ResourceHandle, ResourceHandles, ResourceInfo, WriteChange, WriteOptions, AccessRule } from './resource/define.ts';
+export { memorySource, sqliteSource, loaderSource } from './resource/source.ts';
+export type { ResourceSource, StoredRecord, SourceChange, SqliteSourceOptions, LoaderSourceOptions } from './resource/source.ts';
+export type { ResolvedResourceOptions } from './options.ts';
+export type { LiveQuery, LiveRecord, LiveOperation, LiveWriteReply, LiveSubscribeReply, Where, FieldCondition, PatchOperation } from '@switchboard/protocol';
 export { PLUG_NAME_PATTERN } from './plug/validate.ts';
 export type {
   AppApi,
@@ -28,7 +34,7 @@ export type {
   SchemaMap,
   HandlerResult,
 } from './plug/define.ts';
-export type { Manifest, ManifestEntry, ManifestPush, ManifestEvent } from './plug/manifest.ts';
+export type { Manifest, ManifestEntry, ManifestPush, ManifestEvent, ManifestResource } from './plug/manifest.ts';
 export { MessageError, SwitchboardError, DevErrorCode } from './errors.ts';
 export { MemoryBus } from './bus/memory-bus.ts';
 export { BROADCAST_TOPIC, channelTopic } from './bus/bus.ts';

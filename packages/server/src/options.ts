@@ -71,6 +71,24 @@ const channelsSchema = z.strictObject({
     .prefault({}),
 });
 
+const resourcesSchema = z.strictObject({
+  /** Resource subscriptions (views) one connection may hold at once. */
+  maxPerConnection: z.number().int().min(1).default(100),
+  /** Records one resource may hold, unless its definition says otherwise; a create past it gets limit_exceeded. */
+  maxRecords: z.number().int().min(1).default(100_000),
+  /** The operations kept per resource, so that a subscriber can recover what it missed (docs/live-data.md). */
+  history: z
+    .strictObject({
+      /** Operations kept per resource, the newest. */
+      maxOperations: z.number().int().min(1).default(10_000),
+      /** How long an operation is kept, in ms. */
+      maxAgeMs: z.number().int().min(1).default(5 * 60_000),
+    })
+    .prefault({}),
+  /** Most operations one `$live.subscribe` replays; more missed gets a fresh snapshot. */
+  maxRecover: z.number().int().min(1).default(10_000),
+});
+
 // auth is checked in detail by resolveAuthOptions (keys, algorithms, grants); here only its keys are known.
 const AUTH_KEYS = [
   'secret',
@@ -163,6 +181,8 @@ export const optionsSchema = z.strictObject({
   auth: authSchema.optional(),
   /** Channel limits (docs/channels.md). */
   channels: channelsSchema.prefault({}),
+  /** Live-data limits and history (docs/live-data.md). */
+  resources: resourcesSchema.prefault({}),
 });
 
 /** What `createServer` accepts. */
@@ -180,6 +200,9 @@ export type ResolvedOptions = Omit<z.output<typeof optionsSchema>, 'auth' | 'hoo
 export type ChannelOptions = z.input<typeof channelsSchema>;
 /** Channel options after validation and defaults. */
 export type ResolvedChannelOptions = z.output<typeof channelsSchema>;
+
+/** Resource options after validation and defaults. */
+export type ResolvedResourceOptions = z.output<typeof resourcesSchema>;
 
 /** Edit distance, for "did you mean". Hand-written: a dozen lines for option names of a few letters. */
 function distance(a: string, b: string): number {

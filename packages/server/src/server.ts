@@ -16,6 +16,8 @@ import { MemoryBus } from './bus/memory-bus.ts';
 import { MemoryHistory } from './stream/memory-history.ts';
 import { registerChannelRoutes } from './channel/admin-routes.ts';
 import { Channels } from './channel/channels.ts';
+import { LiveData } from './resource/live.ts';
+import { registerResourceRoutes } from './resource/admin-routes.ts';
 import { AddressLimits } from './connection/address-limits.ts';
 import type { Connection } from './connection/connection.ts';
 import { Heartbeat } from './connection/heartbeat.ts';
@@ -32,6 +34,7 @@ import { Inbound, toIssues } from './pipeline/inbound.ts';
 import { Outbound } from './pipeline/outbound.ts';
 import { buildRoute, PROTOCOL_OWNER, routeHooks, type Route, type RouteOwner } from './plug/route.ts';
 import type { Schema } from './plug/define.ts';
+import type { ResourceHandle } from './resource/define.ts';
 import { importPlug, isPlugFile } from './plug/loader.ts';
 import type { LoadedPlug } from './plug/registry.ts';
 import { PlugRegistry } from './plug/registry.ts';
@@ -169,8 +172,13 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   const auth = new Auth({ log, sendTo, closeConnection, accessChanged: (connection, reason) => features.accessChanged(connection, reason) }, authOptions, new GrantStore());
   const history =
     options.history ?? new MemoryHistory({ maxPublications: options.channels.history.maxPublications, maxAgeMs: options.channels.history.maxAgeMs });
-  const channels = new Channels({ log, bus, history, sendTo, fanout: (message, recipients) => outbound.fanout(message, recipients) }, auth, options.channels);
-  const features = new FeatureList([coreFeature(() => registry.manifest), auth, channels]);
+  const fanout = (message: BusMessage, recipients: Iterable<Connection>): number => outbound.fanout(message, recipients);
+  const channels = new Channels({ log, bus, history, sendTo, fanout }, auth, options.channels);
+  // Resources keep their operations in their own in-memory history (other bounds than channels) unless a shared back end is given.
+  const resourceHistory =
+    options.history ?? new MemoryHistory({ maxPublications: options.resources.history.maxOperations, maxAgeMs: options.resources.history.maxAgeMs });
+  const live = new LiveData({ log, bus, history: resourceHistory, sendTo, fanout }, auth, options.resources);
+  const features = new FeatureList([coreFeature(() => registry.manifest), auth, channels, live]);
 
   // ------------------------------------------------------------ the facade plugs and applications use
   const api: ServerApi = {
@@ -188,6 +196,12 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
       return lifecycle.byId.size;
     },
     manifest: () => registry.manifest,
+    resource<T>(name: string) {
+      const handle = live.handle(name);
+      if (handle === undefined) throw new SwitchboardError(DevErrorCode.badArgument, `no resource "${name}": declare it in a plug's resources`);
+      return handle as ResourceHandle<T>;
+    },
+    resources: () => live.list(),
     publish: (channel, event, data, publishOptions) => channels.publish(channel, event, checkEvent ? checkEvent(event, data) : data, publishOptions),
     channels: () => channels.channels(),
     members: (channel) => channels.members(channel),
@@ -201,7 +215,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     log,
   };
 
-  const registry = new PlugRegistry(options.hooks, api, log);
+  const registry = new PlugRegistry(options.hooks, api, log, (plug, where) => live.prepare(plug, where));
   const protocolHooks = routeHooks(options.hooks, PROTOCOL_OWNER.name, undefined);
   const protocolRoutes = new Map<string, Route>();
   for (const [type, route] of features.routes) {
@@ -291,6 +305,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
       messages: metrics.snapshot(),
       inFlight: inFlight.count,
       history: { ...channels.recoveries },
+      live: { ...live.counts },
       ...faults.snapshot(),
     },
   }));
@@ -299,6 +314,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   admin.route('GET', '/manifest', () => ({ status: 200, body: registry.manifest }));
   registerGrantRoutes(admin, auth);
   registerChannelRoutes(admin, channels, auth);
+  registerResourceRoutes(admin, live);
 
   /** `GET /healthz`: unauthenticated, cheap, and honest — 503 as soon as shutdown begins, so traffic drains away. */
   const health = (res: ServerResponse): void => {
@@ -360,6 +376,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     const result = await runAs(scope, () => registry.install(definition, source));
     const { plug, previous } = result;
     owned.add(plug);
+    live.sync(registry.list());
     log.info(
       { plug: plug.name, version: plug.version, previousVersion: previous?.version, file: plug.file, messages: Object.keys(plug.definition.messages) },
       previous ? 'plug swapped' : 'plug loaded',
@@ -398,6 +415,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   async function unload(target: { name: string } | { file: string }): Promise<boolean> {
     const removed = await registry.remove(target);
     if (!removed) return false;
+    live.sync(registry.list());
     log.info({ plug: removed.name, version: removed.version, file: removed.file }, 'plug removed');
     lifecycle.events.emit('plug:unloaded', { name: removed.name, version: removed.version, file: removed.file });
     announceSwap(true);
@@ -480,8 +498,10 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     for (const connection of lifecycle.byId.values()) connection.socket.terminate();
     heartbeat.stop();
     await registry.clear();
+    await live.stop();
     await bus.close();
     await history.close();
+    if (resourceHistory !== history) await resourceHistory.close();
     faults.stop();
     http.closeAllConnections();
     await httpClosed;

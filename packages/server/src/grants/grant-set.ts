@@ -1,15 +1,18 @@
-// Grant strings (`call:orders.*`, `subscribe:private-team-*`, `broadcast`), compiled once into fast matchers.
+// Grant strings (`call:orders.*`, `subscribe:private-team-*`, `read:orders`, `broadcast`), compiled once into fast matchers.
 
-/** What a grant allows: calling a message type, subscribing to or publishing on a channel, or broadcasting. */
-export type GrantAction = 'call' | 'subscribe' | 'publish' | 'broadcast';
+/**
+ * What a grant allows: calling a message type, subscribing to or publishing on a channel, reading or
+ * writing a resource, or broadcasting.
+ */
+export type GrantAction = 'call' | 'subscribe' | 'publish' | 'read' | 'write' | 'broadcast';
 
-const ACTIONS_WITH_TARGET = new Set(['call', 'subscribe', 'publish']);
+const ACTIONS_WITH_TARGET = new Set(['call', 'subscribe', 'publish', 'read', 'write']);
 /** Targets may use the characters of message types and channel names, plus `*`. */
 const TARGET_PATTERN = /^[A-Za-z0-9_\-.:@=,;*]{1,200}$/;
 
 /**
  * Whether a string is a grant the server understands: `call:<pattern>`, `subscribe:<pattern>`,
- * `publish:<pattern>` or `broadcast`, where `*` in a pattern matches any run of characters.
+ * `publish:<pattern>`, `read:<pattern>`, `write:<pattern>` (resources) or `broadcast`, where `*` in a pattern matches any run of characters.
  *
  * @example
  * isGrant('subscribe:private-team-*') // true
@@ -93,6 +96,8 @@ export class GrantSet {
   private readonly call = new PatternSet();
   private readonly subscribe = new PatternSet();
   private readonly publish = new PatternSet();
+  private readonly read = new PatternSet();
+  private readonly write = new PatternSet();
   private readonly broadcast: boolean;
 
   constructor(grants: readonly string[]) {
@@ -115,6 +120,12 @@ export class GrantSet {
         case 'publish':
           this.publish.add(target);
           break;
+        case 'read':
+          this.read.add(target);
+          break;
+        case 'write':
+          this.write.add(target);
+          break;
       }
     }
     this.broadcast = broadcast;
@@ -128,6 +139,10 @@ export class GrantSet {
         return this.subscribe.matches(target);
       case 'publish':
         return this.publish.matches(target);
+      case 'read':
+        return this.read.matches(target);
+      case 'write':
+        return this.write.matches(target);
       case 'broadcast':
         return this.broadcast;
     }

@@ -5,6 +5,9 @@ import type { ServerApi } from '../api.ts';
 import type { Connection } from '../connection/connection.ts';
 import { REPLIED, type HandlerContext, type InboundMessage, type Replied } from '../plug/define.ts';
 import type { Route } from '../plug/route.ts';
+import type { ResourceHandle } from '../resource/define.ts';
+
+const NO_RESOURCES: Readonly<Record<string, ResourceHandle>> = Object.freeze({});
 
 /** What a context needs from the pipeline. */
 export interface ContextOwner {
@@ -59,6 +62,10 @@ export class Context implements HandlerContext {
 
   get state(): Map<string, unknown> {
     return this.route.plug.state;
+  }
+
+  get resources(): Record<string, ResourceHandle> {
+    return (this.route.plug.resources ?? NO_RESOURCES) as Record<string, ResourceHandle>;
   }
 
   get log(): Logger {

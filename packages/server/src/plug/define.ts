@@ -4,6 +4,7 @@ import type { RequestId, Envelope, WithPushes } from '@switchboard/protocol';
 import type { Logger } from 'pino';
 import type { Connection } from '../connection/connection.ts';
 import type { BroadcastOptions, PublishOptions, ServerApi } from '../api.ts';
+import type { Resource, ResourceHandles } from '../resource/define.ts';
 
 /** Any zod schema. */
 export type Schema = z.ZodType;
@@ -73,12 +74,15 @@ export type TypedServerApi<P = Record<never, never>, E = Record<never, never>> =
         : ServerApi['publish'];
     };
 
+/** A plug's resources: name → `defineResource(...)`. */
+export type ResourceMap = Record<string, Resource<any>>;
+
 /**
  * The context a handler receives beside its validated payload. `R` is the reply type, `P` and `E` the plug's
  * pushes and channel events (when it declares them, `send`, `server.broadcast` and `server.publish` are
- * checked against them).
+ * checked against them), `Res` its resources (`ctx.resources`, typed from their schemas).
  */
-export interface HandlerContext<R = unknown, P = Record<never, never>, E = Record<never, never>> {
+export interface HandlerContext<R = unknown, P = Record<never, never>, E = Record<never, never>, Res = Record<never, never>> {
   /** The connection that sent the message. */
   readonly connection: Connection;
   /** The message type being handled. */
@@ -95,6 +99,8 @@ export interface HandlerContext<R = unknown, P = Record<never, never>, E = Recor
   readonly server: TypedServerApi<P, E>;
   /** This plug's state, kept across hot swaps of the plug (module variables are not). */
   readonly state: Map<string, unknown>;
+  /** This plug's resources: read them, and write to them (every subscriber sees the change). */
+  readonly resources: ResourceHandles<Res>;
 }
 
 /** One message type as the registry holds it, after the plug was checked. */
@@ -171,7 +177,7 @@ type OutputOf<O, K> = K extends keyof O ? O[K] : undefined;
  * The messages of a plug whose input schemas are `I` and output schemas `O`, keyed by message type; `P` and
  * `E` are the plug's pushes and channel events, which type the handlers' context.
  */
-export type Messages<I, O, P = Record<never, never>, E = Record<never, never>> = {
+export type Messages<I, O, P = Record<never, never>, E = Record<never, never>, Res = Record<never, never>> = {
   [K in keyof I]: {
     input: I[K];
     /** One line for the manifest and generated docs. */
@@ -181,21 +187,29 @@ export type Messages<I, O, P = Record<never, never>, E = Record<never, never>> =
      * this is `false` (then zod strips them). A `.loose()` object keeps its extra keys either way.
      */
     strict?: boolean;
-    handler: (data: z.output<I[K] & Schema>, ctx: HandlerContext<ReplyOf<OutputOf<O, K>>, P, E>) => HandlerResult<OutputOf<O, K>>;
+    handler: (data: z.output<I[K] & Schema>, ctx: HandlerContext<ReplyOf<OutputOf<O, K>>, P, E, Res>) => HandlerResult<OutputOf<O, K>>;
   };
 } & { [K in keyof O]: { output?: O[K] } };
 
-/** A plug: a name, its messages, the pushes and channel events it sends, and optional hooks. */
-export interface PlugDefinition<I = Record<string, Schema>, O = Record<string, unknown>, P = Record<never, never>, E = Record<never, never>> {
+/** A plug: a name, its messages, the pushes and channel events it sends, its resources, and optional hooks. */
+export interface PlugDefinition<
+  I = Record<string, Schema>,
+  O = Record<string, unknown>,
+  P = Record<never, never>,
+  E = Record<never, never>,
+  Res = Record<never, never>,
+> {
   /** Unique among the server's plugs: letters, digits, `-` and `_`. */
   name: string;
   /** Shown in the manifest; defaults to a hash of the plug file. */
   version?: string;
-  messages: Messages<I, O, P, E>;
+  messages: Messages<I, O, P, E, Res>;
   /** The messages this plug sends unasked (`ctx.send`, `server.broadcast`, `server.send`): push type → schema of the data. */
   pushes?: P;
   /** The channel events this plug publishes (`server.publish(channel, event, data)`): event → schema of the data. */
   events?: E;
+  /** The live-data resources this plug serves: name → `defineResource(...)` (docs/live-data.md). */
+  resources?: Res;
   hooks?: Hooks;
   /** Runs when this version of the plug is loaded, before it takes traffic. Throwing rejects the version. */
   onLoad?: (server: TypedServerApi<P, E>, state: Map<string, unknown>) => void | Promise<void>;
@@ -206,17 +220,18 @@ export interface PlugDefinition<I = Record<string, Schema>, O = Record<string, u
 const PLUG_BRAND: unique symbol = Symbol.for('switchboard.plug');
 
 /** A plug definition as returned by `definePlug`. */
-export type Plug<I = Record<string, Schema>, O = Record<string, unknown>, P = Record<never, never>, E = Record<never, never>> = PlugDefinition<
-  I,
-  O,
-  P,
-  E
-> & {
+export type Plug<
+  I = Record<string, Schema>,
+  O = Record<string, unknown>,
+  P = Record<never, never>,
+  E = Record<never, never>,
+  Res = Record<never, never>,
+> = PlugDefinition<I, O, P, E, Res> & {
   readonly [PLUG_BRAND]: true;
 };
 
-/** A plug of any message types, pushes and events, as the registry holds it. */
-export type AnyPlug = Plug<any, any, any, any>;
+/** A plug of any message types, pushes, events and resources, as the registry holds it. */
+export type AnyPlug = Plug<any, any, any, any, any>;
 
 /**
  * Declares a plug. Each message's handler gets its payload typed from `input` and must return the reply
@@ -245,7 +260,8 @@ export function definePlug<
   O extends Record<string, unknown> = Record<never, never>,
   P extends SchemaMap = Record<never, never>,
   E extends SchemaMap = Record<never, never>,
->(definition: PlugDefinition<I, O, P, E>): Plug<I, O, P, E> {
+  Res extends ResourceMap = Record<never, never>,
+>(definition: PlugDefinition<I, O, P, E, Res>): Plug<I, O, P, E, Res> {
   return Object.assign(definition, { [PLUG_BRAND]: true as const });
 }
 
@@ -255,10 +271,13 @@ export function isBrandedPlug(value: unknown): boolean {
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer X) => void ? X : never;
-type InputsOf<P> = P extends Plug<infer I, infer _O, infer _P, infer _E> ? I : never;
-type OutputsOf<P> = P extends Plug<infer _I, infer O, infer _P, infer _E> ? O : never;
-type PushesOf<P> = P extends Plug<infer _I, infer _O, infer Pushes, infer _E> ? Pushes : never;
-type EventsOf<P> = P extends Plug<infer _I, infer _O, infer _P, infer Events> ? Events : never;
+type InputsOf<P> = P extends Plug<infer I, infer _O, infer _P, infer _E, infer _R> ? I : never;
+type OutputsOf<P> = P extends Plug<infer _I, infer O, infer _P, infer _E, infer _R> ? O : never;
+type PushesOf<P> = P extends Plug<infer _I, infer _O, infer Pushes, infer _E, infer _R> ? Pushes : never;
+type EventsOf<P> = P extends Plug<infer _I, infer _O, infer _P, infer Events, infer _R> ? Events : never;
+type ResourcesOf<P> = P extends Plug<infer _I, infer _O, infer _P, infer _E, infer Resources> ? Resources : never;
+/** Resource name → its record type, as a client's live copy holds it. */
+type RecordsOf<R> = { [K in keyof R & string]: R[K] extends Resource<infer S> ? z.output<S> : never };
 /** Name → the data its schema produces, as a client receives it. */
 type DataOf<M> = { [K in keyof M & string]: z.output<M[K] & Schema> };
 
@@ -282,4 +301,4 @@ export type AppApi<P> = {
         : unknown
       : unknown;
   };
-} & WithPushes<DataOf<UnionToIntersection<PushesOf<P>>>, DataOf<UnionToIntersection<EventsOf<P>>>>;
+} & WithPushes<DataOf<UnionToIntersection<PushesOf<P>>>, DataOf<UnionToIntersection<EventsOf<P>>>, RecordsOf<UnionToIntersection<ResourcesOf<P>>>>;

@@ -1,10 +1,11 @@
 // The manifest: what the server accepts and sends now, as JSON Schema, so front-ends can adapt to a swap.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { Manifest, ManifestEntry, ManifestEvent, ManifestPush } from '@switchboard/protocol';
+import type { Manifest, ManifestEntry, ManifestEvent, ManifestPush, ManifestResource } from '@switchboard/protocol';
 import type { Schema } from './define.ts';
+import type { Resource } from '../resource/define.ts';
 
-export type { Manifest, ManifestEntry, ManifestEvent, ManifestPush };
+export type { Manifest, ManifestEntry, ManifestEvent, ManifestPush, ManifestResource };
 
 type Io = 'input' | 'output';
 
@@ -50,6 +51,27 @@ export function eventEntries(plug: string, plugVersion: string, events: Record<s
   return Object.entries(events ?? {}).map(([event, schema]) => ({ event, plug, plugVersion, schema: jsonSchemaOf(schema, 'output') }));
 }
 
+/**
+ * The manifest entries of a plug's resources, record schemas as clients receive them.
+ *
+ * @example
+ * resourceEntries('shop', '1.0.0', { orders })
+ */
+export function resourceEntries(plug: string, plugVersion: string, resources: Record<string, Resource> | undefined): ManifestResource[] {
+  return Object.entries(resources ?? {}).map(([name, resource]) => {
+    const entry: ManifestResource = {
+      name,
+      plug,
+      plugVersion,
+      key: resource.key,
+      access: { read: resource.access?.read ?? 'grant', write: resource.access?.write ?? 'grant' },
+      schema: jsonSchemaOf(resource.schema, 'output'),
+    };
+    if (resource.description !== undefined) entry.description = resource.description;
+    return entry;
+  });
+}
+
 function byKey<T>(key: (entry: T) => string): (a: T, b: T) => number {
   return (a, b) => {
     const x = key(a);
@@ -59,11 +81,12 @@ function byKey<T>(key: (entry: T) => string): (a: T, b: T) => number {
 }
 
 /** Builds a manifest from its entries, each list sorted, with a content hash of all of them as its version. */
-export function buildManifest(entries: ManifestEntry[], pushes: ManifestPush[] = [], events: ManifestEvent[] = []): Manifest {
+export function buildManifest(entries: ManifestEntry[], pushes: ManifestPush[] = [], events: ManifestEvent[] = [], resources: ManifestResource[] = []): Manifest {
   const content = {
     messages: [...entries].sort(byKey((entry) => entry.type)),
     pushes: [...pushes].sort(byKey((push) => `${push.type}\u0000${push.plug}`)),
     events: [...events].sort(byKey((entry) => `${entry.event}\u0000${entry.plug}`)),
+    resources: [...resources].sort(byKey((entry) => entry.name)),
   };
   const version = createHash('sha256').update(JSON.stringify(content)).digest('base64url').slice(0, 12);
   return { version, ...content };
@@ -78,5 +101,5 @@ export function buildManifest(entries: ManifestEntry[], pushes: ManifestPush[] =
  */
 export function manifestShape(manifest: Manifest): string {
   const strip = <T extends { plugVersion: string }>(entries: readonly T[]) => entries.map(({ plugVersion: _v, ...rest }) => rest);
-  return JSON.stringify([strip(manifest.messages), strip(manifest.pushes), strip(manifest.events)]);
+  return JSON.stringify([strip(manifest.messages), strip(manifest.pushes), strip(manifest.events), strip(manifest.resources)]);
 }

@@ -9,12 +9,20 @@ import {
   eventEntries,
   jsonSchemaOf,
   pushEntries,
+  resourceEntries,
   type Manifest,
   type ManifestEntry,
   type ManifestEvent,
   type ManifestPush,
 } from './manifest.ts';
 import { validatePlug } from './validate.ts';
+import type { Resource, ResourceHandle } from '../resource/define.ts';
+
+/**
+ * Runs on a valid plug before its onLoad: the live-data feature starts its resources and returns their
+ * handles (`ctx.resources`). Throwing rejects the plug.
+ */
+export type PreparePlug = (plug: AnyPlug, where: string) => Promise<Record<string, ResourceHandle>>;
 import { buildRoute, hookEntries as entries, routeHooks, type HookEntry, type Route, type RouteOwner } from './route.ts';
 
 /** A plug version that is serving. */
@@ -28,6 +36,7 @@ export interface LoadedPlug extends RouteOwner {
   readonly manifestEntries: ManifestEntry[];
   /** What it was loaded from: its file's content hash ('static' for plugs passed to createServer). */
   readonly source: string;
+  readonly resources: Readonly<Record<string, ResourceHandle>>;
 }
 
 export type { Route, HookEntry };
@@ -68,11 +77,13 @@ export class PlugRegistry {
   private readonly api: ServerApi;
   private readonly log: Logger;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly prepare: PreparePlug | undefined;
 
-  constructor(globalHooks: Hooks, api: ServerApi, log: Logger) {
+  constructor(globalHooks: Hooks, api: ServerApi, log: Logger, prepare?: PreparePlug) {
     this.globalHooks = globalHooks;
     this.api = api;
     this.log = log;
+    this.prepare = prepare;
     this.rebuild();
   }
 
@@ -166,6 +177,7 @@ export class PlugRegistry {
         }
       }
     }
+    const resources = Object.freeze((await this.prepare?.(plug, where)) ?? {});
     let state = this.states.get(plug.name);
     if (!state) {
       state = new Map();
@@ -187,7 +199,7 @@ export class PlugRegistry {
       if (message.output) entry.output = jsonSchemaOf(message.output, 'output');
       return entry;
     });
-    const loaded: LoadedPlug = { name: plug.name, version, file: source.file, definition: plug, state, manifestEntries, source: source.version };
+    const loaded: LoadedPlug = { name: plug.name, version, file: source.file, definition: plug, state, manifestEntries, source: source.version, resources };
     const next = new Map(this.plugs);
     if (renamedFrom && renamedFrom.name !== plug.name) next.delete(renamedFrom.name);
     next.set(plug.name, loaded);
@@ -218,6 +230,7 @@ export class PlugRegistry {
     const eventSchemas = new Map<string, Schema>();
     const pushes: ManifestPush[] = [];
     const events: ManifestEvent[] = [];
+    const resources = [];
     for (const plug of this.plugs.values()) {
       const hooks = plug.definition.hooks ?? {};
       const owned = routeHooks(global, plug.name, hooks);
@@ -234,13 +247,14 @@ export class PlugRegistry {
       for (const [event, schema] of Object.entries(declaredEvents)) if (!eventSchemas.has(event)) eventSchemas.set(event, schema);
       pushes.push(...pushEntries(plug.name, plug.version, declaredPushes));
       events.push(...eventEntries(plug.name, plug.version, declaredEvents));
+      resources.push(...resourceEntries(plug.name, plug.version, (plug.definition as { resources?: Record<string, Resource> }).resources));
     }
     this.routes = routes;
     this.onConnect = onConnect;
     this.onDisconnect = onDisconnect.reverse();
     this.pushSchemas = pushSchemas;
     this.eventSchemas = eventSchemas;
-    this.manifest = buildManifest(manifestEntries, pushes, events);
+    this.manifest = buildManifest(manifestEntries, pushes, events, resources);
     this.shape = manifestShape(this.manifest);
   }
 }

@@ -1,6 +1,7 @@
 // Routes: where a message type goes — its owner (a plug, or the protocol), its definition and the hooks that apply.
 import type { Hooks, MessageDefinition } from './define.ts';
 import type { CodeOwner } from '../observe/faults.ts';
+import type { ResourceHandle } from '../resource/define.ts';
 import { compileKeyCheck, type KeyCheck } from './strict.ts';
 
 /** A hook with the name of whoever registered it ("global" or a plug), for logs. */
@@ -12,6 +13,8 @@ export interface HookEntry<K extends keyof Hooks> {
 /** Who serves a route: a plug version, or the protocol itself (`$protocol`). */
 export interface RouteOwner extends CodeOwner {
   readonly state: Map<string, unknown>;
+  /** The plug's resources, by name: what its handlers reach as `ctx.resources`. */
+  readonly resources?: Readonly<Record<string, ResourceHandle>>;
 }
 
 /** The owner of every protocol route (`$auth`, `$subscribe`, …). */

@@ -1,6 +1,7 @@
 // Checks a plug definition before it may take traffic, listing every problem found.
 import { MESSAGE_TYPE_PATTERN, RESERVED_PREFIX, MAX_EVENT_LENGTH } from '@switchboard/protocol';
 import { HOOK_NAMES } from './define.ts';
+import { resourceProblems } from '../resource/validate.ts';
 
 /** Plug names: a letter, then letters, digits, `-` and `_` (at most 64). */
 export const PLUG_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
@@ -82,6 +83,7 @@ export function validatePlug(value: unknown): string[] {
   }
   problems.push(...schemaMapProblems(plug.pushes, 'pushes', 'push type', pushTypeProblem));
   problems.push(...schemaMapProblems(plug.events, 'events', 'event', eventProblem));
+  problems.push(...resourceProblems(plug.resources));
   if (plug.hooks !== undefined) {
     if (typeof plug.hooks !== 'object' || plug.hooks === null) {
       problems.push('"hooks" must be an object');
