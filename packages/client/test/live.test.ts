@@ -436,3 +436,24 @@ test('randomised: thousands of operations from several clients and the server, r
     for (const client of clients) client.close();
   }
 });
+
+test('a scope that changes with the grants: the copy is refreshed with what the connection may see now', async () => {
+  const secret = 'a-test-secret-of-at-least-32-characters!!';
+  const plug = ordersPlug({ scope: (connection) => (connection.grants.includes('call:all-orders') ? undefined : { customer: connection.identity?.id ?? '' }) });
+  await using t = await start(plug, { auth: { secret, defaultGrants: [] } });
+  const { SignJWT } = await import('jose');
+  const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('ada').setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+  await t.server.resource('orders').create(order('a1', { customer: 'ada' }));
+  await t.server.resource('orders').create(order('b1', { customer: 'bob' }));
+  using ada = connect(t.wsUrl, { token });
+  const copy = ada.live<Order>('orders');
+  await copy.ready;
+  assert.deepEqual([...copy.records.keys()], ['a1']);
+  const synced = nextValue<{ resubscribed: boolean; recovered: boolean }>((callback) => copy.on('synced', callback));
+  t.server.grant('ada', ['call:all-orders']);
+  assert.deepEqual(await synced, { resubscribed: true, recovered: false });
+  assert.deepEqual([...copy.records.keys()].sort(), ['a1', 'b1']);
+  t.server.revoke('ada', ['call:all-orders']);
+  await until(() => copy.records.size === 1 && copy.state === 'live');
+  assert.deepEqual([...copy.records.keys()], ['a1']);
+});

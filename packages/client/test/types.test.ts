@@ -11,7 +11,7 @@ import {
   type MessageMeta,
   type WithPushes,
 } from '@switchboard/client';
-import { definePlug, z, type AppApi, type Manifest as ServerManifest } from '@switchboard/server';
+import { definePlug, defineResource, z, type AppApi, type Manifest as ServerManifest } from '@switchboard/server';
 import { startTestServer } from '@switchboard/server/testing';
 import { nextEvent, nextValue } from './helpers.ts';
 
@@ -285,4 +285,47 @@ test('the inferred reply types are what the server sends; the client gets the se
   assert.deepEqual(client.manifest?.messages.map((message) => message.type).sort(), ['chat.send', 'chat.type', 'math.add', 'math.early', 'math.free']);
   assert.deepEqual(client.manifest?.pushes.map((push) => push.type), ['chat.count', 'chat.message']);
   assert.deepEqual(client.manifest?.events.map((entry) => entry.event), ['said', 'typing']);
+});
+
+const shop = definePlug({
+  name: 'shop',
+  resources: {
+    orders: defineResource({
+      key: 'id',
+      schema: z.object({ id: z.string(), total: z.number(), status: z.enum(['open', 'paid']) }),
+      access: { read: 'public', write: 'public' },
+    }),
+  },
+  messages: {
+    'shop.pay': {
+      input: z.object({ id: z.string() }),
+      output: z.object({ version: z.number() }),
+      async handler(data, ctx) {
+        // ctx.resources is typed from the plug's resources: a wrong field does not compile.
+        // @ts-expect-error -- status must be 'open' or 'paid'
+        void ctx.resources.orders.put(data.id, { id: data.id, total: 1, status: 'lost' }).catch(() => undefined);
+        const reply = await ctx.resources.orders.patch(data.id, [{ op: 'replace', path: '/status', value: 'paid' }]);
+        const total: number | undefined = reply.value?.total;
+        void total;
+        return { version: reply.version ?? 0 };
+      },
+    },
+  },
+});
+
+test('client.live() is typed from the resource schema of the plugs', async () => {
+  await using t = await startTestServer({ plugs: [shop] });
+  using client = connect<AppApi<typeof shop>>(t.wsUrl);
+  const orders = client.live('orders');
+  await orders.ready;
+  await orders.create({ id: 'o1', total: 3, status: 'open' });
+  // @ts-expect-error -- not a resource of the Api
+  client.live('nothing');
+  // @ts-expect-error -- a record of the wrong shape
+  void orders.create({ id: 'o2', total: '3', status: 'open' }).catch(() => undefined);
+  const { version } = await client.request('shop.pay', { id: 'o1' });
+  assert.equal(version, 2);
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  const status: 'open' | 'paid' | undefined = orders.get('o1')?.status;
+  assert.equal(status, 'paid');
 });
