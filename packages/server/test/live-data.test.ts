@@ -178,6 +178,8 @@ test('the admin API reads and writes resources with HTTP statuses for every outc
     list.body.resources.map((r: Record<string, unknown>) => [r.name, r.plug, r.records, r.views, r.subscribers, r.source]),
     [['items', 'store', 1, 1, 1, 'memory']],
   );
+  const connections = (await call('GET', '/connections')).body.connections as { resources?: { resource: string }[] }[];
+  assert.deepEqual(connections.map((connection) => connection.resources?.map((r) => r.resource)), [['items']]);
   assert.equal((await call('DELETE', '/resources/items/a')).status, 200);
   assert.equal((await call('GET', '/resources/items')).body.records.length, 0);
   const seen = await ops(reader, 4);

@@ -21,6 +21,8 @@ export interface ConnectionInfo {
   grants?: readonly string[];
   /** The channels it is subscribed to. */
   channels?: string[];
+  /** Its resource subscriptions: the resource and the view (query) of each. */
+  resources?: { resource: string; view: string }[];
 }
 
 /** Who a connection is and what it may do, as the auth feature sets it; read through `identity` and `grants`. */

@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Auth } from '../auth/auth.ts';
 import type { Bus, BusMessage } from '../bus/bus.ts';
-import type { Connection } from '../connection/connection.ts';
+import type { Connection, ConnectionInfo } from '../connection/connection.ts';
 import { DevErrorCode, MessageError, SwitchboardError } from '../errors.ts';
 import type { Feature, ProtocolRoute } from '../feature.ts';
 import { grantFor } from '../grants/grant-set.ts';
@@ -388,6 +388,12 @@ export class LiveData implements Feature {
     if (view === undefined) throw new MessageError(ErrorCode.notSubscribed, `not subscribed to view ${id}`);
     this.leave(connection, view);
     return { view: id };
+  }
+
+  /** The connection's resource subscriptions, for the admin API. */
+  describe(connection: Connection): Partial<ConnectionInfo> {
+    const views = this.viewsOf.get(connection);
+    return views && views.size > 0 ? { resources: [...views.values()].map((view) => ({ resource: view.served.runtime.name, view: view.id })) } : {};
   }
 
   /** The connection closed: it leaves every view. */
