@@ -457,3 +457,17 @@ test('a scope that changes with the grants: the copy is refreshed with what the 
   await until(() => copy.records.size === 1 && copy.state === 'live');
   assert.deepEqual([...copy.records.keys()], ['a1']);
 });
+
+test('loading the same plug object again keeps its open SQLite source working', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sb-live-'));
+  try {
+    const plug = ordersPlug({ source: sqliteSource({ file: join(dir, 'app.db') }) });
+    await using t = await start(plug);
+    await t.server.resource('orders').create(order('o1'));
+    await t.server.loadPlug(plug);
+    await t.server.resource('orders').create(order('o2'));
+    assert.equal(t.server.resource('orders').size, 2);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -53,6 +53,12 @@ export const ErrorCode = {
   notFound: 'not_found',
   /** The write named a version (or expected no record) and the record is not at it; `details.current` is the record now. */
   conflict: 'conflict',
+  /** No room instance with that id (or of that kind) exists. */
+  unknownRoom: 'unknown_room',
+  /** The room has `maxMembers` members. */
+  roomFull: 'room_full',
+  /** The connection is not a member of that room. */
+  notMember: 'not_member',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -82,6 +88,8 @@ export const CloseCode = {
   unauthorized: 4003,
   /** The user was disabled, or the server closed the connection on purpose. */
   kicked: 4004,
+  /** A connection bound to a room (`/socket/:id`): the room ended (closed, disposed, failed, removed). */
+  roomClosed: 4005,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -90,6 +98,7 @@ export const NO_RECONNECT_CLOSE_CODES: readonly number[] = [
   CloseCode.messageTooBig,
   CloseCode.unauthorized,
   CloseCode.kicked,
+  CloseCode.roomClosed,
 ];
 
 /** Close codes after which a client should wait longer than usual before reconnecting (it was too fast, or the server is full). */

@@ -83,6 +83,24 @@ export const SystemType = {
   liveOp: '$live.op',
   /** Server → client: the server ended a resource subscription (grant revoked, resource removed). */
   liveEnded: '$live.ended',
+  /** Request: join a room instance (by id, or join-or-create by kind); the reply is its state. */
+  roomJoin: '$room.join',
+  /** Server → client, on a connection bound to a room (`/socket/:id`): it joined; the data is a `$room.join` reply. */
+  roomJoined: '$room.joined',
+  /** Request: create a room instance without joining it. */
+  roomCreate: '$room.create',
+  /** Request: leave a room. */
+  roomLeave: '$room.leave',
+  /** Request: send a message to a room's handlers. */
+  roomSend: '$room.send',
+  /** Server → client: a change to a room's state (JSON Patch with its position). */
+  roomState: '$room.state',
+  /** Server → client: a message a room's code sent. */
+  roomMessage: '$room.message',
+  /** Server → client: a member joined, left, went away or came back. */
+  roomMember: '$room.member',
+  /** Server → client: a room ended for this member. */
+  roomClosed: '$room.closed',
 } as const;
 export type SystemType = (typeof SystemType)[keyof typeof SystemType];
 

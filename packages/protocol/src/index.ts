@@ -4,5 +4,6 @@ export * from './codes.ts';
 export * from './codec.ts';
 export * from './channel.ts';
 export * from './live.ts';
+export * from './room.ts';
 export * from './access.ts';
 export * from './manifest.ts';

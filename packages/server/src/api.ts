@@ -4,6 +4,7 @@ import type { ChannelKind, Member } from '@switchboard/protocol';
 import type { Connection } from './connection/connection.ts';
 import type { Manifest } from '@switchboard/protocol';
 import type { ResourceHandle, ResourceInfo } from './resource/define.ts';
+import type { RoomInfo } from './room/define.ts';
 
 /** Who a broadcast skips. */
 export interface BroadcastOptions {
@@ -95,6 +96,12 @@ export interface ServerApi extends ChannelApi, GrantApi {
   resource<T = unknown>(name: string): ResourceHandle<T>;
   /** The resources served, with their record and subscriber counts. */
   resources(): ResourceInfo[];
+  /** The room instances running on this server. */
+  rooms(): RoomInfo[];
+  /** Creates a room instance of a kind (a plug's `rooms`); rejects with MessageError (`unknown_room`, `limit_exceeded`, `invalid_payload`). */
+  createRoom(kind: string, options?: unknown, id?: string): Promise<RoomInfo>;
+  /** Ends a room instance (its members get `$room.closed` with reason `closed`); false when there is none. */
+  closeRoom(id: string, message?: string): boolean;
   readonly log: Logger;
 }
 

@@ -11,6 +11,8 @@ export interface UpgradeContext {
   request: IncomingMessage;
   /** Set when the upgrade request carried valid credentials. */
   identity?: Identity;
+  /** Set on `/socket/:id`: the room instance the connection is bound to, and the seat token to take back. */
+  room?: { id: string; seat: string | undefined };
 }
 
 /** Why a connection may not send a message: the error it gets instead (`grant` names a missing grant). */

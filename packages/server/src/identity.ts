@@ -18,7 +18,7 @@ export interface Identity {
 
 /** What the `authorize` hook is asked about. */
 export interface AuthorizeRequest {
-  action: 'subscribe' | 'publish' | 'call' | 'read' | 'write' | 'broadcast';
+  action: 'subscribe' | 'publish' | 'call' | 'read' | 'write' | 'join' | 'broadcast';
   /** The channel, message type or resource; '' for `broadcast`. */
   target: string;
 }

@@ -89,6 +89,30 @@ const resourcesSchema = z.strictObject({
   maxRecover: z.number().int().min(1).default(10_000),
 });
 
+const roomsSchema = z.strictObject({
+  /** Room instances this server runs at most; a create past it gets limit_exceeded. */
+  maxInstances: z.number().int().min(1).default(10_000),
+  /** Members one room may have unless its kind says otherwise. */
+  maxMembers: z.number().int().min(1).default(100),
+  /** Rooms one connection may be a member of. */
+  maxPerConnection: z.number().int().min(1).default(20),
+  /** How long an instance with no member lives on, in ms, unless its kind says otherwise. */
+  emptyTimeoutMs: z.number().int().min(0).default(30_000),
+  /** How long a member whose connection dropped keeps its seat, in ms. */
+  seatHoldMs: z.number().int().min(0).default(10_000),
+  /** A task of a room's code (a handler, a timer) that has not settled after this long counts as a failure. */
+  taskTimeoutMs: z.number().int().min(1).default(10_000),
+  /** Restart intensity: restarts allowed within a window before an instance is stopped. */
+  restart: z
+    .strictObject({
+      maxRestarts: z.number().int().min(0).default(3),
+      withinMs: z.number().int().min(1).default(10_000),
+    })
+    .prefault({}),
+  /** State patches kept per instance, so a member that reconnects catches up without a snapshot. */
+  history: z.strictObject({ maxPatches: z.number().int().min(1).default(1_000) }).prefault({}),
+});
+
 // auth is checked in detail by resolveAuthOptions (keys, algorithms, grants); here only its keys are known.
 const AUTH_KEYS = [
   'secret',
@@ -183,6 +207,8 @@ export const optionsSchema = z.strictObject({
   channels: channelsSchema.prefault({}),
   /** Live-data limits and history (docs/live-data.md). */
   resources: resourcesSchema.prefault({}),
+  /** Room limits, timeouts and supervision (docs/rooms.md). */
+  rooms: roomsSchema.prefault({}),
 });
 
 /** What `createServer` accepts. */
@@ -200,6 +226,9 @@ export type ResolvedOptions = Omit<z.output<typeof optionsSchema>, 'auth' | 'hoo
 export type ChannelOptions = z.input<typeof channelsSchema>;
 /** Channel options after validation and defaults. */
 export type ResolvedChannelOptions = z.output<typeof channelsSchema>;
+
+/** Room options after validation and defaults. */
+export type ResolvedRoomOptions = z.output<typeof roomsSchema>;
 
 /** Resource options after validation and defaults. */
 export type ResolvedResourceOptions = z.output<typeof resourcesSchema>;

@@ -5,7 +5,7 @@ import type { EventEmitter } from 'node:events';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { BROADCAST_TOPIC, type BusMessage } from './bus/bus.ts';
-import { CloseCode, jsonCodec, SystemType, type Envelope } from '@switchboard/protocol';
+import { CloseCode, jsonCodec, ROOM_SOCKET_PREFIX, SystemType, type Envelope } from '@switchboard/protocol';
 import { pino, type Logger } from 'pino';
 import { z } from 'zod';
 import { AdminApi } from './admin.ts';
@@ -17,6 +17,8 @@ import { MemoryHistory } from './stream/memory-history.ts';
 import { registerChannelRoutes } from './channel/admin-routes.ts';
 import { Channels } from './channel/channels.ts';
 import { LiveData } from './resource/live.ts';
+import { Rooms } from './room/rooms.ts';
+import { registerRoomRoutes } from './room/admin-routes.ts';
 import { registerResourceRoutes } from './resource/admin-routes.ts';
 import { AddressLimits } from './connection/address-limits.ts';
 import type { Connection } from './connection/connection.ts';
@@ -178,7 +180,20 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   const resourceHistory =
     options.history ?? new MemoryHistory({ maxPublications: options.resources.history.maxOperations, maxAgeMs: options.resources.history.maxAgeMs });
   const live = new LiveData({ log, bus, history: resourceHistory, sendTo, fanout }, auth, options.resources);
-  const features = new FeatureList([coreFeature(() => registry.manifest), auth, channels, live]);
+  // Room state patches are node-local: their own in-memory history.
+  const roomHistory = new MemoryHistory({ maxPublications: options.rooms.history.maxPatches });
+  const rooms = new Rooms(
+    {
+      log,
+      history: roomHistory,
+      sendTo,
+      fanout: (envelope, recipients) => outbound.fanout({ topic: 'local', envelope }, recipients),
+      closeConnection: (connection, code, reason) => closeConnection(connection, code, reason),
+    },
+    auth,
+    options.rooms,
+  );
+  const features = new FeatureList([coreFeature(() => registry.manifest), auth, channels, live, rooms]);
 
   // ------------------------------------------------------------ the facade plugs and applications use
   const api: ServerApi = {
@@ -202,6 +217,11 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
       return handle as ResourceHandle<T>;
     },
     resources: () => live.list(),
+    rooms: () => rooms.list(),
+    async createRoom(kind, roomOptions, id) {
+      return (await rooms.create(kind, roomOptions, id)).describe();
+    },
+    closeRoom: (id, message) => rooms.closeRoom(id, message),
     publish: (channel, event, data, publishOptions) => channels.publish(channel, event, checkEvent ? checkEvent(event, data) : data, publishOptions),
     channels: () => channels.channels(),
     members: (channel) => channels.members(channel),
@@ -215,17 +235,32 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     log,
   };
 
-  const registry = new PlugRegistry(options.hooks, api, log, (plug, where) => live.prepare(plug, where));
+  const registry = new PlugRegistry(options.hooks, api, log, (plug, where) => {
+    rooms.prepare(plug, where);
+    return live.prepare(plug, where);
+  });
   const protocolHooks = routeHooks(options.hooks, PROTOCOL_OWNER.name, undefined);
   const protocolRoutes = new Map<string, Route>();
   for (const [type, route] of features.routes) {
     protocolRoutes.set(type, buildRoute(type, PROTOCOL_OWNER, { input: route.input, handler: route.handler, description: route.description }, protocolHooks, true));
   }
+  // A connection bound to a room (/socket/:id) sends the room's own message types; each is a protocol route
+  // (no call: grant; joining needed join:<kind>) that the room validates against its schema.
+  const boundRoutes = new Map<string, Route>();
+  const boundRoute = (connection: Connection, type: string): Route | undefined => {
+    if (!rooms.accepts(connection, type)) return undefined;
+    let route = boundRoutes.get(type);
+    if (route === undefined) {
+      route = buildRoute(type, PROTOCOL_OWNER, { input: z.unknown(), handler: (data, ctx) => rooms.dispatchBound(ctx, type, data) }, protocolHooks, true);
+      if (boundRoutes.size < 10_000) boundRoutes.set(type, route);
+    }
+    return route;
+  };
   const faults = new Faults({
     policy: options.faults.policy,
     stallMs: options.faults.stallMs,
     log,
-    owns: (owner) => owned.has(owner),
+    owns: (owner) => owned.has(owner) || rooms.owns(owner),
     unload: (name) => unload({ name }),
   });
   const inbound = new Inbound({
@@ -239,7 +274,8 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     rateLimit: limits.rateLimit,
     maxInFlight: limits.maxInFlight,
     handlerTimeoutMs: limits.handlerTimeoutMs,
-    lookup: (type) => (type.charCodeAt(0) === 36 /* $ */ ? protocolRoutes.get(type) : registry.routes.get(type)),
+    lookup: (type, connection) =>
+      type.charCodeAt(0) === 36 /* $ */ ? protocolRoutes.get(type) : connection.bound === undefined ? registry.routes.get(type) : boundRoute(connection, type),
     shuttingDown: isShuttingDown,
     takeAddressToken: (connection) => addressLimits.takeMessage(connection.remoteAddress),
     closeConnection,
@@ -306,6 +342,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
       inFlight: inFlight.count,
       history: { ...channels.recoveries },
       live: { ...live.counts },
+      rooms: { instances: rooms.list().length, ...rooms.counts },
       ...faults.snapshot(),
     },
   }));
@@ -315,6 +352,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   registerGrantRoutes(admin, auth);
   registerChannelRoutes(admin, channels, auth);
   registerResourceRoutes(admin, live);
+  registerRoomRoutes(admin, rooms);
 
   /** `GET /healthz`: unauthenticated, cheap, and honest — 503 as soon as shutdown begins, so traffic drains away. */
   const health = (res: ServerResponse): void => {
@@ -353,7 +391,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     );
   };
   const http = createHttpServer(onRequest);
-  transport.attach(http, { path: options.path, maxPayload: limits.maxPayload, upgradeTimeoutMs: limits.upgradeTimeoutMs }, lifecycle);
+  transport.attach(http, { path: options.path, prefixes: [ROOM_SOCKET_PREFIX], maxPayload: limits.maxPayload, upgradeTimeoutMs: limits.upgradeTimeoutMs }, lifecycle);
 
   // ------------------------------------------------------------ plugs
   function announceSwap(changed: boolean): void {
@@ -377,6 +415,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     const { plug, previous } = result;
     owned.add(plug);
     live.sync(registry.list());
+    rooms.sync(registry.list());
     log.info(
       { plug: plug.name, version: plug.version, previousVersion: previous?.version, file: plug.file, messages: Object.keys(plug.definition.messages) },
       previous ? 'plug swapped' : 'plug loaded',
@@ -416,6 +455,8 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     const removed = await registry.remove(target);
     if (!removed) return false;
     live.sync(registry.list());
+    rooms.sync(registry.list());
+    rooms.sync(registry.list());
     log.info({ plug: removed.name, version: removed.version, file: removed.file }, 'plug removed');
     lifecycle.events.emit('plug:unloaded', { name: removed.name, version: removed.version, file: removed.file });
     announceSwap(true);
@@ -478,6 +519,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     const remaining = () => Math.max(0, deadline - Date.now());
     shuttingDown = true;
     watcher?.close();
+    rooms.stop();
     transport.close();
     // Let running handlers (protocol ones too: a $subscribe waiting on an authorize hook) finish so their replies go
     // out first. HTTP stays up meanwhile, so a load balancer's health check sees 503 and sends no one new.
@@ -499,6 +541,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     heartbeat.stop();
     await registry.clear();
     await live.stop();
+    await roomHistory.close();
     await bus.close();
     await history.close();
     if (resourceHistory !== history) await resourceHistory.close();

@@ -125,6 +125,16 @@ test('policy unload-plug removes the plug that failed and tells the clients; the
   const manifest = await client.next((e) => e.type === '$manifest' && e.id === undefined);
   const types = (manifest.data as { messages: { type: string }[] }).messages.map((entry) => entry.type);
   assert.deepEqual(types, ['healthy.echo']);
+  // A room's fault is its supervisor's: the room restarts and its plug stays loaded whatever the policy.
+  const room = (await client.request('$room.join', { kind: 'arena' })).data as { room: string };
+  assert.deepEqual((await client.request('$room.send', { room: room.room, type: 'score', data: {} })).data, { score: 1 });
+  await client.request('$room.send', { room: room.room, type: 'stray', data: {} });
+  const fault = await server.log((line) => line.code === 'SB_ROOM_FAULT');
+  assert.equal(fault.room, room.room);
+  assert.deepEqual((await client.request('$room.send', { room: room.room, type: 'score', data: {} })).data, { score: 2 }, 'restarted from its last good state');
+  const rooms = (await (await fetch(`${server.url}/admin/rooms`)).json()) as { rooms: { restarts: number }[] };
+  assert.equal(rooms.rooms[0]?.restarts, 1);
+  assert.ok(!server.logs.some((line) => line.msg === 'plug "arena" unloaded after a fault'));
   assert.equal((await client.request('faulty.timer', {})).error?.code, ErrorCode.unknownType);
   assert.deepEqual((await client.request('healthy.echo', { n: 1 })).data, { n: 1 });
 });

@@ -23,6 +23,8 @@ export interface ConnectionInfo {
   channels?: string[];
   /** Its resource subscriptions: the resource and the view (query) of each. */
   resources?: { resource: string; view: string }[];
+  /** The room instances it is a member of. */
+  rooms?: string[];
 }
 
 /** Who a connection is and what it may do, as the auth feature sets it; read through `identity` and `grants`. */
@@ -68,6 +70,7 @@ export class Connection implements RateState {
   /** @internal */ readonly socket: TransportSocket;
   /** @internal */ readonly owner: ConnectionOwner;
   /** @internal set by the auth feature: who the connection is and its effective grants. */ access: Access | undefined = undefined;
+  /** @internal set by the rooms feature on a connection bound to one room (`/socket/:id`): its messages go to that room. */ bound: object | undefined = undefined;
   /** @internal set once every onConnect hook has run; messages wait until then. */ ready = false;
   /** @internal frames that arrived before `ready`, and their bytes. */ early: [Buffer, boolean][] | undefined = undefined;
   /** @internal */ earlyBytes = 0;

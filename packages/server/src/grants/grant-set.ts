@@ -4,15 +4,15 @@
  * What a grant allows: calling a message type, subscribing to or publishing on a channel, reading or
  * writing a resource, or broadcasting.
  */
-export type GrantAction = 'call' | 'subscribe' | 'publish' | 'read' | 'write' | 'broadcast';
+export type GrantAction = 'call' | 'subscribe' | 'publish' | 'read' | 'write' | 'join' | 'broadcast';
 
-const ACTIONS_WITH_TARGET = new Set(['call', 'subscribe', 'publish', 'read', 'write']);
+const ACTIONS_WITH_TARGET = new Set(['call', 'subscribe', 'publish', 'read', 'write', 'join']);
 /** Targets may use the characters of message types and channel names, plus `*`. */
 const TARGET_PATTERN = /^[A-Za-z0-9_\-.:@=,;*]{1,200}$/;
 
 /**
  * Whether a string is a grant the server understands: `call:<pattern>`, `subscribe:<pattern>`,
- * `publish:<pattern>`, `read:<pattern>`, `write:<pattern>` (resources) or `broadcast`, where `*` in a pattern matches any run of characters.
+ * `publish:<pattern>`, `read:<pattern>`, `write:<pattern>` (resources), `join:<pattern>` (room kinds) or `broadcast`, where `*` in a pattern matches any run of characters.
  *
  * @example
  * isGrant('subscribe:private-team-*') // true
@@ -98,6 +98,7 @@ export class GrantSet {
   private readonly publish = new PatternSet();
   private readonly read = new PatternSet();
   private readonly write = new PatternSet();
+  private readonly join = new PatternSet();
   private readonly broadcast: boolean;
 
   constructor(grants: readonly string[]) {
@@ -126,6 +127,9 @@ export class GrantSet {
         case 'write':
           this.write.add(target);
           break;
+        case 'join':
+          this.join.add(target);
+          break;
       }
     }
     this.broadcast = broadcast;
@@ -143,6 +147,8 @@ export class GrantSet {
         return this.read.matches(target);
       case 'write':
         return this.write.matches(target);
+      case 'join':
+        return this.join.matches(target);
       case 'broadcast':
         return this.broadcast;
     }

@@ -24,12 +24,16 @@ export const FaultCode = {
   stall: 'SB_EVENT_LOOP_STALL',
   /** A handler did not settle before its deadline. */
   handlerTimeout: 'SB_HANDLER_TIMEOUT',
+  /** A room instance's code failed outside a handler: restarted from its last good state, or stopped past its restart limit. */
+  roomFault: 'SB_ROOM_FAULT',
 } as const;
 
 /** Whose code is running: a plug version (or the protocol); route owners are these. */
 export interface CodeOwner {
   readonly name: string;
   readonly version: string;
+  /** A supervisor of this code (a room instance): handles the fault itself instead of the plug policy. */
+  fault?(error: unknown): void;
 }
 
 // Plug code runs inside this storage (import, onLoad/onUnload, hooks, handlers), so a timer or a promise it
@@ -154,6 +158,12 @@ export class Faults {
   report(error: unknown, origin: 'uncaughtException' | 'unhandledRejection', owner: CodeOwner | undefined): void {
     const { log, policy } = this.options;
     this.total++;
+    if (owner?.fault !== undefined) {
+      // Its supervisor restarts it (and logs SB_ROOM_FAULT); the plug's policy is not for this.
+      if (owner.name !== undefined) this.byPlug.set(owner.name, (this.byPlug.get(owner.name) ?? 0) + 1);
+      owner.fault(error);
+      return;
+    }
     const plug = owner?.name;
     if (plug !== undefined) this.byPlug.set(plug, (this.byPlug.get(plug) ?? 0) + 1);
     const code = plug !== undefined ? FaultCode.plugFault : FaultCode.uncaught;

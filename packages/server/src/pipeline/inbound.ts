@@ -50,7 +50,7 @@ export interface InboundOptions {
   /** A handler that has not settled after this long fails with `timeout`. 0 = no deadline. */
   handlerTimeoutMs: number;
   /** The route of a message type now: the protocol's table for `$…`, the plug registry's otherwise. */
-  lookup(type: string): Route | undefined;
+  lookup(type: string, connection: Connection): Route | undefined;
   /** Whether the server is shutting down (new messages get `shutting_down`). */
   shuttingDown(): boolean;
   /** The shared message budget of the connection's address; false refuses the message. */
@@ -133,7 +133,7 @@ export class Inbound implements ContextOwner {
       this.metrics.inbound('(refused)', data.length);
       return this.outbound.sendError(connection, type, id, ErrorCode.shuttingDown, 'the server is shutting down; reconnect shortly');
     }
-    const route = options.lookup(type);
+    const route = options.lookup(type, connection);
     // Types that are not routes share one label, so a client cannot grow the metrics table.
     this.metrics.inbound(route ? type : '(unknown)', data.length);
     const admission = this.features.authorize(connection, type, route);
@@ -162,7 +162,7 @@ export class Inbound implements ContextOwner {
         if (connection.closed) return;
         if (refusal !== undefined) return this.refuse(connection, envelope, refusal);
         // Looked up again: a plug swap may have happened while the hook decided.
-        const route = this.options.lookup(type);
+        const route = this.options.lookup(type, connection);
         if (!route) return this.unknown(connection, type, id);
         this.accept(connection, route, envelope);
       },

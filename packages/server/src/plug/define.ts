@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Connection } from '../connection/connection.ts';
 import type { BroadcastOptions, PublishOptions, ServerApi } from '../api.ts';
 import type { Resource, ResourceHandles } from '../resource/define.ts';
+import type { Room } from '../room/define.ts';
 
 /** Any zod schema. */
 export type Schema = z.ZodType;
@@ -210,6 +211,8 @@ export interface PlugDefinition<
   events?: E;
   /** The live-data resources this plug serves: name → `defineResource(...)` (docs/live-data.md). */
   resources?: Res;
+  /** The room kinds this plug serves: name → `defineRoom(...)` (docs/rooms.md). */
+  rooms?: Record<string, Room>;
   hooks?: Hooks;
   /** Runs when this version of the plug is loaded, before it takes traffic. Throwing rejects the version. */
   onLoad?: (server: TypedServerApi<P, E>, state: Map<string, unknown>) => void | Promise<void>;

@@ -2,6 +2,7 @@
 import { MESSAGE_TYPE_PATTERN, RESERVED_PREFIX, MAX_EVENT_LENGTH } from '@switchboard/protocol';
 import { HOOK_NAMES } from './define.ts';
 import { resourceProblems } from '../resource/validate.ts';
+import { roomProblems } from '../room/validate.ts';
 
 /** Plug names: a letter, then letters, digits, `-` and `_` (at most 64). */
 export const PLUG_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
@@ -84,6 +85,7 @@ export function validatePlug(value: unknown): string[] {
   problems.push(...schemaMapProblems(plug.pushes, 'pushes', 'push type', pushTypeProblem));
   problems.push(...schemaMapProblems(plug.events, 'events', 'event', eventProblem));
   problems.push(...resourceProblems(plug.resources));
+  problems.push(...roomProblems(plug.rooms));
   if (plug.hooks !== undefined) {
     if (typeof plug.hooks !== 'object' || plug.hooks === null) {
       problems.push('"hooks" must be an object');

@@ -237,8 +237,15 @@ export class LiveData implements Feature {
 
   /** Waits for queued writes, then closes every source (shutdown). */
   async stop(): Promise<void> {
+    // Every queued write first: resources may share a source (one SQLite file), closed once after all are idle.
     for (const served of this.resources.values()) {
       this.host.bus.unsubscribe(served.runtime.topic, this.onBusMessage);
+      await served.runtime.idle();
+    }
+    const closed = new Set<object>();
+    for (const served of this.resources.values()) {
+      if (closed.has(served.runtime.source)) continue;
+      closed.add(served.runtime.source);
       await served.runtime.close().catch((error: unknown) => this.host.log.error({ err: error, resource: served.runtime.name }, 'closing a resource source failed'));
     }
     this.resources.clear();

@@ -168,7 +168,8 @@ export class ResourceRuntime implements ResourceHandle {
     this.definition = definition;
     this.keyCheck = compileKeyCheck(definition.schema);
     if (source.id === this.source.id) {
-      await source.close?.();
+      // The same storage: keep the open one; a new, unopened copy of it is closed (the very same object is not).
+      if (source !== this.source) await source.close?.();
       return false;
     }
     await this.idle();
@@ -179,8 +180,8 @@ export class ResourceRuntime implements ResourceHandle {
     return true;
   }
 
+  /** Closes the source (once every resource using it is idle: see LiveData.stop). */
   async close(): Promise<void> {
-    await this.idle();
     await this.source.close?.();
   }
 

@@ -49,6 +49,8 @@ export interface TransportHandlers<C, A> {
 export interface TransportOptions {
   /** URL path that accepts upgrades. */
   path: string;
+  /** Path prefixes that accept upgrades too (`/socket/` for connections bound to a room). */
+  prefixes?: readonly string[];
   /** Largest frame accepted; larger ones close the connection with 1009. */
   maxPayload: number;
   /**

@@ -232,8 +232,10 @@ export function createWsTransport(): Transport {
       });
       const current = wss;
       server.on('upgrade', (request: IncomingMessage, duplex: Duplex, head: Buffer) => {
-        const path = (request.url ?? '/').split('?', 1)[0];
-        if (path !== options.path) return refuse(duplex, 404, `no WebSocket endpoint at ${path}; use ${options.path}`);
+        const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
+        if (path !== options.path && !options.prefixes?.some((prefix) => path.startsWith(prefix) && path.length > prefix.length)) {
+          return refuse(duplex, 404, `no WebSocket endpoint at ${path}; use ${options.path}`);
+        }
         duplex.on('error', ignoreError);
         Promise.resolve(handlers.upgrade(request)).then(
           (decision) => {
