@@ -2,6 +2,7 @@
 import {
   CHANNEL_NAME_PATTERN,
   CloseCode,
+  ROOM_SOCKET_PREFIX,
   ErrorCode,
   NO_RECONNECT_CLOSE_CODES,
   SLOW_RECONNECT_CLOSE_CODES,
@@ -20,6 +21,11 @@ import {
   type LiveQuery,
   type LiveSubscribeReply,
   type Member,
+  type RoomClosed,
+  type RoomJoinReply,
+  type RoomMemberChange,
+  type RoomMessage,
+  type RoomStatePatch,
   type PresenceChange,
   type SubscribeReply,
   type Unsubscribed,
@@ -32,6 +38,7 @@ import { Emitter, type EventSource } from './emitter.ts';
 import { errorFromPayload, RequestError } from './errors.ts';
 import { ChannelEntry, type MessageMeta, type Subscription } from './subscription.ts';
 import { LiveEntry, type LiveCollection, type LiveHost } from './live.ts';
+import { RoomEntry, type RoomHost, type RoomSession } from './room.ts';
 import type {
   ApiShape,
   AuthEvent,
@@ -125,6 +132,11 @@ export class Client<Api extends ApiShape = ApiShape> {
   /** Operations for views not known yet (their subscribe reply is on its way), while any is. */
   private unrouted: LiveOperation[] = [];
   private liveSubscribing = 0;
+  /** Rooms joined (or being joined), and by instance id once known. */
+  private readonly roomEntries = new Set<RoomEntry<any>>();
+  private readonly roomsById = new Map<string, RoomEntry<any>>();
+  /** On a `/socket/:id` URL: the room the connection is bound to. */
+  private bound: RoomEntry<any> | undefined = undefined;
   /** Encoded frames waiting for a connection, requests and sends in the order they were made. */
   private outbox: string[] = [];
   private token: TokenSource | undefined;
@@ -331,6 +343,39 @@ export class Client<Api extends ApiShape = ApiShape> {
   }
 
   /**
+   * Joins a room: the first instance of a kind with a free seat (created when there is none), a new one
+   * (`create: true`), or one by id (`room`). The session holds the state as this member sees it, kept up to
+   * date from patches; after a reconnect it takes its seat back and catches up (the patches it missed, or a
+   * snapshot). See docs/rooms.md.
+   *
+   * @example
+   * const game = client.join<Board>('tictactoe');
+   * await game.ready;
+   * game.on('state', render);
+   * await game.send('move', { cell: 4 });
+   */
+  join<S = unknown>(target: string | { kind?: string; room?: string; create?: boolean; options?: unknown }): RoomSession<S> {
+    const request = typeof target === 'string' ? { kind: target } : { ...target };
+    const entry = new RoomEntry<S>(request, this.roomHost);
+    if (this.currentState === 'closed') {
+      entry.end(undefined, new RequestError(ErrorCode.disconnected, 'cannot join a room: the client is closed'));
+      return entry.session;
+    }
+    this.roomEntries.add(entry);
+    if (this.currentState === 'open') this.sendJoin(entry);
+    return entry.session;
+  }
+
+  /** On a connection to `/socket/:id`: the room it is bound to (its `ready` resolves once the server seated it). */
+  get room(): RoomSession | undefined {
+    if (!this.bound && this.isBoundUrl()) {
+      this.bound = new RoomEntry({}, this.roomHost, true);
+      this.roomEntries.add(this.bound);
+    }
+    return this.bound?.session;
+  }
+
+  /**
    * Closes for good: no reconnect; pending requests fail with `disconnected`. Safe to call twice.
    *
    * @example
@@ -356,8 +401,25 @@ export class Client<Api extends ApiShape = ApiShape> {
 
   // ---------------------------------------------------------------- connection lifecycle
 
+  private isBoundUrl(): boolean {
+    try {
+      return new URL(this.url).pathname.startsWith(ROOM_SOCKET_PREFIX);
+    } catch {
+      return false;
+    }
+  }
+
+  /** The URL to connect to: on `/socket/:id`, with the seat to take back after a reconnect. */
+  private socketUrl(): string {
+    const seat = this.bound?.seat;
+    if (seat === undefined) return this.url;
+    const url = new URL(this.url);
+    url.searchParams.set('seat', seat);
+    return url.toString();
+  }
+
   private openSocket(): void {
-    const ws = new this.WebSocketImpl(this.url, subprotocolFor(jsonCodec));
+    const ws = new this.WebSocketImpl(this.socketUrl(), subprotocolFor(jsonCodec));
     this.ws = ws;
     ws.onmessage = (event: MessageEvent) => this.onFrame(ws, event.data);
     ws.onclose = (event: CloseEvent) => this.onSocketClose(ws, event.code, event.reason);
@@ -400,6 +462,7 @@ export class Client<Api extends ApiShape = ApiShape> {
     this.unrouted = [];
     this.liveSubscribing = 0;
     for (const entry of this.lives.values()) entry.disconnected();
+    for (const entry of this.roomEntries) entry.disconnected();
     const reconnect = this.reconnect;
     if (reconnect === false || NO_RECONNECT_CLOSE_CODES.includes(code) || this.attempt >= reconnect.maxAttempts) {
       this.finish(code, reason, undefined);
@@ -438,6 +501,9 @@ export class Client<Api extends ApiShape = ApiShape> {
     for (const entry of this.lives.values()) entry.end(undefined, failure(`the snapshot of "${entry.resource}" arrived`));
     this.lives.clear();
     this.views.clear();
+    for (const entry of this.roomEntries) entry.end(undefined, failure('the room was joined'));
+    this.roomEntries.clear();
+    this.roomsById.clear();
     if (!this.readySettled) {
       this.readySettled = true;
       this.rejectReady(error ?? failure('the connection was ready'));
@@ -478,6 +544,7 @@ export class Client<Api extends ApiShape = ApiShape> {
     // Subscriptions first, then what waited, in order; only then may listeners of `state` send more.
     for (const entry of this.channels.values()) this.sendSubscribe(entry);
     for (const entry of this.lives.values()) this.sendLiveSubscribe(entry);
+    for (const entry of this.roomEntries) if (!entry.bound) this.sendJoin(entry);
     const outbox = this.outbox;
     this.outbox = [];
     for (const frame of outbox) ws.send(frame);
@@ -658,6 +725,39 @@ export class Client<Api extends ApiShape = ApiShape> {
         if (entry.ended(notice)) this.lives.delete(entry.signature);
         return;
       }
+      case SystemType.roomJoined: {
+        const reply = envelope.data as RoomJoinReply;
+        void this.room; // makes the bound entry when the application has not asked for it yet
+        const entry = this.bound;
+        if (entry === undefined) return;
+        this.roomsById.set(reply.room, entry);
+        entry.confirm(reply);
+        return;
+      }
+      case SystemType.roomState: {
+        const patch = envelope.data as RoomStatePatch;
+        this.roomsById.get(patch.room)?.receive(patch);
+        return;
+      }
+      case SystemType.roomMessage: {
+        const message = envelope.data as RoomMessage;
+        this.roomsById.get(message.room)?.message(message);
+        return;
+      }
+      case SystemType.roomMember: {
+        const change = envelope.data as RoomMemberChange;
+        this.roomsById.get(change.room)?.memberChanged(change);
+        return;
+      }
+      case SystemType.roomClosed: {
+        const closed = envelope.data as RoomClosed;
+        const entry = this.roomsById.get(closed.room);
+        if (entry === undefined) return;
+        this.roomsById.delete(closed.room);
+        this.roomEntries.delete(entry);
+        entry.end(closed, new RequestError(closed.reason, `the room ${closed.room} ended: ${closed.reason}`));
+        return;
+      }
       case SystemType.unsubscribed: {
         const { channel, reason, grant } = envelope.data as Unsubscribed;
         const entry = this.channels.get(channel);
@@ -712,6 +812,42 @@ export class Client<Api extends ApiShape = ApiShape> {
       await this.call(SystemType.liveUnsubscribe, { view }, this.timeoutMs, false).catch(() => undefined);
     },
   };
+
+  // ---------------------------------------------------------------- rooms
+
+  private readonly roomHost: RoomHost = {
+    request: (type, data) => this.call(type, data, this.timeoutMs, false),
+    rejoin: (entry) => {
+      if (!this.roomEntries.has(entry) || this.currentState !== 'open') return;
+      // A bound connection rejoins by reconnecting with its seat.
+      if (entry.bound) this.abandon(this.ws!, 'a gap in the room state');
+      else this.sendJoin(entry);
+    },
+    forget: (entry) => {
+      this.roomEntries.delete(entry);
+      if (entry.id !== undefined && this.roomsById.get(entry.id) === entry) this.roomsById.delete(entry.id);
+    },
+  };
+
+  /** Sends `$room.join` now: the first join, or taking the seat back after a reconnect or a gap. */
+  private sendJoin(entry: RoomEntry<any>): void {
+    const ws = this.ws;
+    this.call(SystemType.roomJoin, entry.joinRequest(), this.timeoutMs, true).then(
+      (result) => {
+        if (ws !== this.ws || !this.roomEntries.has(entry)) return;
+        const reply = result as RoomJoinReply;
+        this.roomsById.set(reply.room, entry);
+        entry.confirm(reply);
+      },
+      (error: RequestError) => {
+        if (ws !== this.ws || !this.roomEntries.has(entry)) return;
+        if (error.code === ErrorCode.disconnected && this.currentState !== 'closed') return;
+        this.roomEntries.delete(entry);
+        if (entry.id !== undefined) this.roomsById.delete(entry.id);
+        entry.end(entry.joined ? { room: entry.id ?? '', reason: error.code, message: error.message } : undefined, error);
+      },
+    );
+  }
 
   /** Sends `$live.subscribe` now (from the position held, if any): only while the link is up. */
   private sendLiveSubscribe(entry: LiveEntry<any>): void {

@@ -5,6 +5,7 @@ export { RequestError } from './errors.ts';
 export type { Subscription, SubscriptionEvents, MessageMeta } from './subscription.ts';
 export type { EventSource } from './emitter.ts';
 export type { LiveCollection, LiveChange, LiveEvents, LiveState, LiveWriteOptions } from './live.ts';
+export type { RoomSession, RoomEvents } from './room.ts';
 export { backoffDelay, DEFAULT_RECONNECT } from './backoff.ts';
 export type { ReconnectOptions } from './backoff.ts';
 export type {
@@ -47,6 +48,9 @@ export type {
   LiveSubscribeReply,
   LiveWriteReply,
   PatchOperation,
+  RoomJoinReply,
+  RoomMemberInfo,
+  RoomStatePatch,
   Where,
   FieldCondition,
   ConflictDetails,

@@ -48,12 +48,17 @@ export interface RoomJoinReply<S = unknown> {
   recovered?: boolean;
 }
 
-/** The data of a `$room.state` push: a change to the state this member sees, as JSON Patch, with its position. */
+/**
+ * The data of a `$room.state` push: a change to the state this member sees, as JSON Patch, with its position.
+ * `prev` is the offset of the previous patch this member received (or of its snapshot): a member at
+ * position `p` missed nothing when `prev <= p < offset`.
+ */
 export interface RoomStatePatch {
   room: string;
   patch: PatchOperation[];
   epoch: string;
   offset: number;
+  prev: number;
 }
 
 /** The data of a `$room.message` push: a message the room's code sent to this member. */

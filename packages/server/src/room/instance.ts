@@ -46,6 +46,8 @@ interface Seat {
   holdTimer: NodeJS.Timeout | undefined;
   /** With `visible`: the state this member saw last, to diff against. */
   seen: unknown;
+  /** The offset of the last patch (or snapshot) this member got: the `prev` of its next patch. */
+  last: number;
 }
 
 class MemberState implements RoomMember {
@@ -290,7 +292,9 @@ export class RoomInstance implements CodeOwner {
     const { epoch, offset } = this.position;
     const visible = this.definition.visible;
     if (visible === undefined) {
-      this.host.fanout({ type: SystemType.roomState, data: { room: this.id, patch, epoch, offset } }, this.present());
+      // Everyone sees the same patch: encoded once. Present members all got the previous one too.
+      for (const seat of this.seats.values()) if (seat.connection !== undefined) seat.last = offset;
+      this.host.fanout({ type: SystemType.roomState, data: { room: this.id, patch, epoch, offset, prev: offset - 1 } }, this.present());
       return;
     }
     for (const seat of this.seats.values()) {
@@ -298,7 +302,9 @@ export class RoomInstance implements CodeOwner {
       const view = this.visibleTo(seat);
       const own = createPatch(seat.seen, view) as PatchOperation[];
       seat.seen = view;
-      if (own.length > 0) this.host.sendTo(seat.connection, { type: SystemType.roomState, data: { room: this.id, patch: own, epoch, offset } });
+      if (own.length === 0) continue;
+      this.host.sendTo(seat.connection, { type: SystemType.roomState, data: { room: this.id, patch: own, epoch, offset, prev: seat.last } });
+      seat.last = offset;
     }
   }
 
@@ -356,7 +362,7 @@ export class RoomInstance implements CodeOwner {
         this.commit(ctx.state);
         const previous = seat?.connection;
         if (seat === undefined) {
-          seat = { member, token: token(), connection, holdTimer: undefined, seen: undefined };
+          seat = { member, token: token(), connection, holdTimer: undefined, seen: undefined, last: 0 };
           this.seats.set(member.id, seat);
         } else {
           clearTimeout(seat.holdTimer);
@@ -366,6 +372,7 @@ export class RoomInstance implements CodeOwner {
         member.connectionId = connection.id;
         clearTimeout(this.emptyTimer);
         this.emptyTimer = undefined;
+        seat.last = this.position.offset;
         const answer: RoomJoinReply = { room: this.id, kind: this.kind, member: member.id, seat: seat.token, members: this.members(), position: { ...this.position } };
         const since = request.since;
         const page =
@@ -373,7 +380,13 @@ export class RoomInstance implements CodeOwner {
             ? this.host.history.since(roomStream(this.id), since)
             : undefined;
         if (page !== undefined && !isThenable(page) && !page.reset) {
-          answer.patches = page.publications.map((publication) => ({ room: this.id, patch: publication.data as PatchOperation[], epoch: this.position.epoch, offset: publication.offset }));
+          answer.patches = page.publications.map((publication) => ({
+            room: this.id,
+            patch: publication.data as PatchOperation[],
+            epoch: this.position.epoch,
+            offset: publication.offset,
+            prev: publication.offset - 1,
+          }));
           answer.recovered = true;
         } else {
           seat.seen = this.visibleTo(seat);
