@@ -105,6 +105,29 @@ export interface RoomDefinition<S = unknown, I extends Record<string, Schema> = 
   /** Joining needs the `join:<kind>` grant (`grant`, the default) or nothing (`public`). */
   access?: 'grant' | 'public';
   restart?: RestartIntensity;
+  /**
+   * Where each instance's code runs: in the server's thread (`inline`, the default), or in a worker thread of
+   * its own (`thread`), watched by a heartbeat and bounded in memory, so an endless loop or a memory blow-up
+   * ends that thread (the instance restarts) while every other room and connection is served.
+   */
+  isolation?: 'inline' | 'thread';
+  /**
+   * `thread` rooms: the module whose default export is the plug, for the worker to import (`import.meta.url`).
+   * Defaults to the plug's file when it was loaded from the plugs folder.
+   */
+  module?: string;
+  /** `thread` rooms: the watchdog and the memory bound. */
+  thread?: ThreadLimits;
+}
+
+/** The limits of a `thread` room's worker. */
+export interface ThreadLimits {
+  /** How often the worker is pinged, in ms. Default 250. */
+  heartbeatMs?: number;
+  /** A worker that has not answered for this long is ended and the instance restarted, in ms. Default 2000. */
+  deadlineMs?: number;
+  /** The worker's heap limit (`resourceLimits.maxOldGenerationSizeMb`). Default 64. */
+  maxOldGenerationSizeMb?: number;
 }
 
 const ROOM_BRAND: unique symbol = Symbol.for('switchboard.room');

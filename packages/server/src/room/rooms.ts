@@ -26,7 +26,9 @@ import type { ResolvedRoomOptions } from '../options.ts';
 import type { History } from '../stream/history.ts';
 import type { UpgradeDecision } from '../transport/transport.ts';
 import type { Room, RoomInfo } from './define.ts';
-import { RoomInstance } from './instance.ts';
+import { inlineEngine, RoomInstance } from './instance.ts';
+import type { EngineSink, RoomEngine } from './engine.ts';
+import { ThreadEngine } from './thread-engine.ts';
 
 /** What the rooms feature is handed by `server.ts`. */
 export interface RoomsHost {
@@ -42,6 +44,8 @@ interface Kind {
   readonly name: string;
   plug: string;
   version: string;
+  /** The plug's file, when it was loaded from the plugs folder (a `thread` room's worker imports it). */
+  file: string | undefined;
   definition: Room;
   keyChecks: Map<string, KeyCheck | undefined>;
 }
@@ -146,14 +150,14 @@ export class Rooms implements Feature {
    * After plugs changed: new instances use the serving version; running ones move to it when it has
    * `migrate`, and keep their version otherwise; kinds no plug declares any more end their instances.
    */
-  sync(plugs: Iterable<{ name: string; version: string; definition: AnyPlug }>): void {
+  sync(plugs: Iterable<{ name: string; version: string; file: string | undefined; definition: AnyPlug }>): void {
     const seen = new Set<string>();
     for (const plug of plugs) {
       for (const [name, definition] of Object.entries((plug.definition as { rooms?: Record<string, Room> }).rooms ?? {})) {
         seen.add(name);
         const kind = this.kinds.get(name);
         if (kind !== undefined && kind.definition === definition) continue;
-        this.kinds.set(name, { name, plug: plug.name, version: plug.version, definition, keyChecks: new Map() });
+        this.kinds.set(name, { name, plug: plug.name, version: plug.version, file: plug.file, definition, keyChecks: new Map() });
         if (kind === undefined || definition.migrate === undefined) continue;
         for (const instance of this.instances.values()) {
           if (instance.kind !== name || instance.definition === definition) continue;
@@ -201,6 +205,7 @@ export class Rooms implements Feature {
       sendTo: this.host.sendTo,
       fanout: this.host.fanout,
       ended: (ended, why) => this.ended(ended, why),
+      engine: (created, sink) => (created.isolation === 'thread' ? this.threadEngine(created, sink, kind) : inlineEngine(created, sink)),
       defaults: {
         maxMembers: this.options.maxMembers,
         emptyTimeoutMs: this.options.emptyTimeoutMs,
@@ -236,6 +241,13 @@ export class Rooms implements Feature {
       // At shutdown a bound connection gets 1001 with the others, and comes back.
       if (this.boundTo.get(connection) === instance.id && why !== RoomClosedReason.shutdown) this.host.closeConnection(connection, CloseCode.roomClosed, reason(`room ${why}`));
     }
+  }
+
+  /** A worker thread for an instance of a `thread` kind: the worker imports the plug's module. */
+  private threadEngine(instance: RoomInstance, sink: EngineSink, kind: Kind): RoomEngine {
+    const module = kind.definition.module ?? kind.file;
+    if (module === undefined) throw new MessageError(ErrorCode.handlerError, `the ${kind.name} room runs in a thread and needs its plug file or "module: import.meta.url"`);
+    return new ThreadEngine({ module, version: instance.version, kind: kind.name, id: instance.id, sink, taskTimeoutMs: instance.taskTimeoutMs, limits: kind.definition.thread ?? {}, log: this.host.log });
   }
 
   /** Whether code running as `owner` is one of this server's room instances. */
@@ -344,7 +356,7 @@ export class Rooms implements Feature {
     }
     const extra = check?.(data);
     if (extra !== undefined) throw new MessageError(ErrorCode.invalidPayload, `invalid payload for "${type}": ${extra.message}`, { issues: [extra] });
-    return instance.enqueue((roomCtx) => message.handler(parsed.data, roomCtx), 'handler', { member: seat.member });
+    return instance.message(seat, type, parsed.data);
   }
 
   // ---------------------------------------------------------------- connections bound to a room: /socket/:id
@@ -413,7 +425,7 @@ export class Rooms implements Feature {
       const seat = instance.seatOf(connection);
       rooms.delete(instance);
       if (seat === undefined) continue;
-      instance.api.remove(seat.member.id, `the grant "${grantFor('join', instance.kind)}" was revoked`);
+      instance.remove(seat.member.id, `the grant "${grantFor('join', instance.kind)}" was revoked`);
       if (this.boundTo.get(connection) === instance.id) this.host.closeConnection(connection, CloseCode.roomClosed, reason('removed_member: grant revoked'));
     }
   }
