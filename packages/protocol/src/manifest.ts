@@ -59,6 +59,27 @@ export interface Manifest {
   events: ManifestEvent[];
   /** The resources served (live data). */
   resources: ManifestResource[];
+  /** The room kinds served. */
+  rooms: ManifestRoom[];
+}
+
+/**
+ * One room kind: who may join, its limits, and the messages its members send, with their JSON Schemas.
+ *
+ * @example
+ * const moves = manifest.rooms.find((room) => room.kind === 'tictactoe')?.messages.map((m) => m.type);
+ */
+export interface ManifestRoom {
+  kind: string;
+  plug: string;
+  plugVersion: string;
+  description?: string;
+  access: 'public' | 'grant';
+  isolation: 'inline' | 'thread';
+  maxMembers?: number;
+  /** JSON Schema of the state, when the kind declares `state`. */
+  state?: Record<string, unknown>;
+  messages: { type: string; description?: string; input: Record<string, unknown> }[];
 }
 
 /**

@@ -121,6 +121,9 @@ test('join-or-create, state as a snapshot then patches, replies, and room messag
   assert.equal((await a.request('$room.join', { room: 'no-such-room' })).error?.code, 'unknown_room');
   assert.equal((await a.request('$room.join', { kind: 'nothing' })).error?.code, 'unknown_room');
   assert.equal((await a.request('$room.join', {})).error?.code, 'invalid_payload');
+  // The manifest lists the kind and its messages.
+  const manifest = (await (await fetch(`${t.url}/admin/manifest`)).json()) as { rooms: { kind: string; access: string; messages: { type: string }[] }[] };
+  assert.deepEqual(manifest.rooms.map((room) => [room.kind, room.access, room.messages.map((m) => m.type)]), [['counter', 'public', ['add', 'boom', 'arm', 'shout']]]);
 });
 
 test('many rooms at once keep their own state; a full room and onJoin refuse with their codes', async () => {

@@ -1,11 +1,12 @@
 // The manifest: what the server accepts and sends now, as JSON Schema, so front-ends can adapt to a swap.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { Manifest, ManifestEntry, ManifestEvent, ManifestPush, ManifestResource } from '@switchboard/protocol';
+import type { Manifest, ManifestEntry, ManifestEvent, ManifestPush, ManifestResource, ManifestRoom } from '@switchboard/protocol';
 import type { Schema } from './define.ts';
 import type { Resource } from '../resource/define.ts';
+import type { Room } from '../room/define.ts';
 
-export type { Manifest, ManifestEntry, ManifestEvent, ManifestPush, ManifestResource };
+export type { Manifest, ManifestEntry, ManifestEvent, ManifestPush, ManifestResource, ManifestRoom };
 
 type Io = 'input' | 'output';
 
@@ -72,6 +73,33 @@ export function resourceEntries(plug: string, plugVersion: string, resources: Re
   });
 }
 
+/**
+ * The manifest entries of a plug's room kinds, with their messages' input schemas.
+ *
+ * @example
+ * roomEntries('games', '1.0.0', { tictactoe })
+ */
+export function roomEntries(plug: string, plugVersion: string, rooms: Record<string, Room> | undefined): ManifestRoom[] {
+  return Object.entries(rooms ?? {}).map(([kind, room]) => {
+    const entry: ManifestRoom = {
+      kind,
+      plug,
+      plugVersion,
+      access: room.access ?? 'grant',
+      isolation: room.isolation ?? 'inline',
+      messages: Object.entries(room.messages as Record<string, { input: Schema; description?: string }>).map(([type, message]) => ({
+        type,
+        ...(message.description !== undefined ? { description: message.description } : {}),
+        input: jsonSchemaOf(message.input, 'input'),
+      })),
+    };
+    if (room.description !== undefined) entry.description = room.description;
+    if (room.maxMembers !== undefined) entry.maxMembers = room.maxMembers;
+    if (room.state !== undefined) entry.state = jsonSchemaOf(room.state, 'output');
+    return entry;
+  });
+}
+
 function byKey<T>(key: (entry: T) => string): (a: T, b: T) => number {
   return (a, b) => {
     const x = key(a);
@@ -81,12 +109,19 @@ function byKey<T>(key: (entry: T) => string): (a: T, b: T) => number {
 }
 
 /** Builds a manifest from its entries, each list sorted, with a content hash of all of them as its version. */
-export function buildManifest(entries: ManifestEntry[], pushes: ManifestPush[] = [], events: ManifestEvent[] = [], resources: ManifestResource[] = []): Manifest {
+export function buildManifest(
+  entries: ManifestEntry[],
+  pushes: ManifestPush[] = [],
+  events: ManifestEvent[] = [],
+  resources: ManifestResource[] = [],
+  rooms: ManifestRoom[] = [],
+): Manifest {
   const content = {
     messages: [...entries].sort(byKey((entry) => entry.type)),
     pushes: [...pushes].sort(byKey((push) => `${push.type}\u0000${push.plug}`)),
     events: [...events].sort(byKey((entry) => `${entry.event}\u0000${entry.plug}`)),
     resources: [...resources].sort(byKey((entry) => entry.name)),
+    rooms: [...rooms].sort(byKey((entry) => entry.kind)),
   };
   const version = createHash('sha256').update(JSON.stringify(content)).digest('base64url').slice(0, 12);
   return { version, ...content };
@@ -101,5 +136,5 @@ export function buildManifest(entries: ManifestEntry[], pushes: ManifestPush[] =
  */
 export function manifestShape(manifest: Manifest): string {
   const strip = <T extends { plugVersion: string }>(entries: readonly T[]) => entries.map(({ plugVersion: _v, ...rest }) => rest);
-  return JSON.stringify([strip(manifest.messages), strip(manifest.pushes), strip(manifest.events), strip(manifest.resources)]);
+  return JSON.stringify([strip(manifest.messages), strip(manifest.pushes), strip(manifest.events), strip(manifest.resources), strip(manifest.rooms)]);
 }

@@ -10,6 +10,7 @@ import {
   jsonSchemaOf,
   pushEntries,
   resourceEntries,
+  roomEntries,
   type Manifest,
   type ManifestEntry,
   type ManifestEvent,
@@ -231,6 +232,7 @@ export class PlugRegistry {
     const pushes: ManifestPush[] = [];
     const events: ManifestEvent[] = [];
     const resources = [];
+    const rooms = [];
     for (const plug of this.plugs.values()) {
       const hooks = plug.definition.hooks ?? {};
       const owned = routeHooks(global, plug.name, hooks);
@@ -248,13 +250,14 @@ export class PlugRegistry {
       pushes.push(...pushEntries(plug.name, plug.version, declaredPushes));
       events.push(...eventEntries(plug.name, plug.version, declaredEvents));
       resources.push(...resourceEntries(plug.name, plug.version, (plug.definition as { resources?: Record<string, Resource> }).resources));
+      rooms.push(...roomEntries(plug.name, plug.version, plug.definition.rooms));
     }
     this.routes = routes;
     this.onConnect = onConnect;
     this.onDisconnect = onDisconnect.reverse();
     this.pushSchemas = pushSchemas;
     this.eventSchemas = eventSchemas;
-    this.manifest = buildManifest(manifestEntries, pushes, events, resources);
+    this.manifest = buildManifest(manifestEntries, pushes, events, resources, rooms);
     this.shape = manifestShape(this.manifest);
   }
 }
