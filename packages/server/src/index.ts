@@ -72,3 +72,5 @@ export type {
   GrantSnapshot,
 } from './store/store.ts';
 export { MemoryStore } from './store/memory-store.ts';
+export { SqliteStore, SQLITE_SCHEMA_VERSION } from './store/sqlite-store.ts';
+export type { SqliteStoreOptions } from './store/sqlite-store.ts';

@@ -122,6 +122,9 @@ export class MemoryStore implements Store {
         (query.connectionId === undefined || record.connectionId === query.connectionId) &&
         (query.type === undefined || record.type === query.type) &&
         (query.channel === undefined || record.channel === query.channel) &&
+        (query.room === undefined || record.room === query.room) &&
+        (query.resource === undefined || record.resource === query.resource) &&
+        (query.messageType === undefined || record.messageType === query.messageType) &&
         inRange(record.at, query.since, query.until),
     );
     matching.sort((a, b) => b.at - a.at || b.id - a.id);

@@ -59,7 +59,18 @@ export interface AuditEntry {
   identityId?: string;
   connectionId?: string;
   channel?: string;
-  /** Details; must survive a JSON round trip. */
+  /** The room instance or the resource it concerns. */
+  room?: string;
+  resource?: string;
+  /** The message type, for message records (`message.in`, `message.out`, …). */
+  messageType?: string;
+  /** Bytes of the message (its encoded frame). */
+  size?: number;
+  /** `ok`, or the error code it ended with. */
+  outcome?: string;
+  /** A fan-out is recorded once, with how many connections it reached. */
+  recipients?: number;
+  /** Details (the payload, unless redacted); must survive a JSON round trip. */
   data?: Record<string, unknown>;
 }
 
@@ -74,6 +85,9 @@ export interface AuditQuery {
   connectionId?: string;
   type?: string;
   channel?: string;
+  room?: string;
+  resource?: string;
+  messageType?: string;
   /** At or after (inclusive). */
   since?: number;
   /** Before (exclusive). */

@@ -151,6 +151,8 @@ export function storeContract(name: string, create: () => Promise<Store>, reopen
         entry('auth.failed', 10, { connectionId: 'c1', data: { why: 'expired', at: [1, 2], nested: { ok: false, none: null } } }),
         entry('grants.revoked', 20, { identityId: 'ada', data: { grants: ['broadcast'] } }),
         entry('channel.subscribe.refused', 30, { identityId: 'bob', connectionId: 'c2', channel: 'private-x' }),
+        entry('message.out', 40, { messageType: '$room.state', room: 'r1', size: 120, outcome: 'ok', recipients: 3 }),
+        entry('resource.op', 50, { resource: 'orders', messageType: '$live.op', size: 80, recipients: 1000, data: { op: 'patch' } }),
       ];
       await store.appendAudit(entries);
       await store.appendAudit([]);
@@ -160,7 +162,10 @@ export function storeContract(name: string, create: () => Promise<Store>, reopen
       assert.ok(ids.every((id, i) => Number.isSafeInteger(id) && (i === 0 || id > ids[i - 1]!)), `ids ${ids.join(',')}`);
       await store.appendAudit([entry('later', 5)]);
       const later = (await store.audit({ type: 'later' }))[0]!;
-      assert.ok(later.id > ids[2]!, 'ids increase in append order, whatever the time');
+      assert.ok(later.id > ids[4]!, 'ids increase in append order, whatever the time');
+      assert.deepEqual((await store.audit({ room: 'r1' })).map((r) => r.type), ['message.out']);
+      assert.deepEqual((await store.audit({ resource: 'orders' })).map((r) => r.type), ['resource.op']);
+      assert.deepEqual((await store.audit({ messageType: '$room.state' })).map((r) => r.type), ['message.out']);
     }));
 
   test(`${name}: audit queries match every given field, newest first, ties by append order`, () =>

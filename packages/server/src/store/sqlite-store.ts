@@ -1,0 +1,369 @@
+// The embedded store: SQLite through node:sqlite (nothing to install), one file under the app's data folder,
+// schema migrations versioned in the file itself.
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
+import {
+  STORE_QUERY_LIMIT,
+  type AuditEntry,
+  type AuditQuery,
+  type AuditRecord,
+  type ConnectionClose,
+  type ConnectionOpen,
+  type ConnectionQuery,
+  type ConnectionRecord,
+  type DisabledUser,
+  type GrantRecord,
+  type GrantSnapshot,
+  type Store,
+} from './store.ts';
+
+/**
+ * The schema, one migration per version, applied in order inside a transaction; `PRAGMA user_version` holds
+ * the version reached. Never edit a migration that shipped: add the next one.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE connections (
+     id TEXT PRIMARY KEY, node TEXT NOT NULL, pid INTEGER NOT NULL, remote_address TEXT NOT NULL, identity_id TEXT,
+     user_agent TEXT NOT NULL, protocol TEXT NOT NULL, codec TEXT NOT NULL, connected_at REAL NOT NULL, seq INTEGER NOT NULL,
+     close_code INTEGER, close_reason TEXT, bytes_in INTEGER, bytes_out INTEGER, messages_in INTEGER, messages_out INTEGER, closed_at REAL);
+   CREATE INDEX connections_by_time ON connections (connected_at DESC, seq DESC);
+   CREATE INDEX connections_by_identity ON connections (identity_id, connected_at DESC);
+   CREATE INDEX connections_open_by_node ON connections (node) WHERE closed_at IS NULL;
+   CREATE TABLE audit (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, type TEXT NOT NULL, node TEXT NOT NULL, identity_id TEXT,
+     connection_id TEXT, channel TEXT, room TEXT, resource TEXT, message_type TEXT, size INTEGER, outcome TEXT, recipients INTEGER, data TEXT);
+   CREATE INDEX audit_by_time ON audit (at DESC, id DESC);
+   CREATE INDEX audit_by_identity ON audit (identity_id, at DESC);
+   CREATE INDEX audit_by_connection ON audit (connection_id, at DESC);
+   CREATE INDEX audit_by_type ON audit (type, at DESC);
+   CREATE TABLE grants (identity_id TEXT PRIMARY KEY, grant_set TEXT, added TEXT NOT NULL, removed TEXT NOT NULL, updated_at REAL NOT NULL);
+   CREATE TABLE disabled_users (identity_id TEXT PRIMARY KEY, reason TEXT NOT NULL, disabled_at REAL NOT NULL);`,
+];
+
+/** The schema version this code writes. */
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
+
+function checkLimit(limit: number | undefined): number {
+  const value = limit ?? STORE_QUERY_LIMIT;
+  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`limit must be a positive integer, got ${value}`);
+  return value;
+}
+
+type Row = Record<string, SQLInputValue>;
+
+/** Adds `column = ?` for each given field to a WHERE clause. */
+function where(fields: [column: string, value: SQLInputValue | undefined][], extra: string[] = []): { sql: string; params: SQLInputValue[] } {
+  const clauses = [...extra];
+  const params: SQLInputValue[] = [];
+  for (const [column, value] of fields) {
+    if (value === undefined) continue;
+    clauses.push(`${column} = ?`);
+    params.push(value);
+  }
+  return { sql: clauses.length > 0 ? ` WHERE ${clauses.join(' AND ')}` : '', params };
+}
+
+function range(column: string, since: number | undefined, until: number | undefined, clauses: string[], params: SQLInputValue[]): void {
+  if (since !== undefined) {
+    clauses.push(`${column} >= ?`);
+    params.push(since);
+  }
+  if (until !== undefined) {
+    clauses.push(`${column} < ?`);
+    params.push(until);
+  }
+}
+
+function connectionOf(row: Row): ConnectionRecord {
+  const record: ConnectionRecord = {
+    id: row.id as string,
+    node: row.node as string,
+    pid: Number(row.pid),
+    remoteAddress: row.remote_address as string,
+    userAgent: row.user_agent as string,
+    protocol: row.protocol as string,
+    codec: row.codec as string,
+    connectedAt: Number(row.connected_at),
+  };
+  if (row.identity_id !== null) record.identityId = row.identity_id as string;
+  if (row.closed_at !== null) {
+    record.close = {
+      code: Number(row.close_code),
+      reason: row.close_reason as string,
+      bytesIn: Number(row.bytes_in),
+      bytesOut: Number(row.bytes_out),
+      messagesIn: Number(row.messages_in),
+      messagesOut: Number(row.messages_out),
+      closedAt: Number(row.closed_at),
+    };
+  }
+  // Fields in the order a ConnectionRecord has them, identityId after remoteAddress as written.
+  return record;
+}
+
+function auditOf(row: Row): AuditRecord {
+  const record: AuditRecord = { at: Number(row.at), type: row.type as string, node: row.node as string, id: Number(row.id) };
+  if (row.identity_id !== null) record.identityId = row.identity_id as string;
+  if (row.connection_id !== null) record.connectionId = row.connection_id as string;
+  if (row.channel !== null) record.channel = row.channel as string;
+  if (row.room !== null) record.room = row.room as string;
+  if (row.resource !== null) record.resource = row.resource as string;
+  if (row.message_type !== null) record.messageType = row.message_type as string;
+  if (row.size !== null) record.size = Number(row.size);
+  if (row.outcome !== null) record.outcome = row.outcome as string;
+  if (row.recipients !== null) record.recipients = Number(row.recipients);
+  if (row.data !== null) record.data = JSON.parse(row.data as string) as Record<string, unknown>;
+  return record;
+}
+
+/** Where `SqliteStore` keeps its file. */
+export interface SqliteStoreOptions {
+  /** The database file (created with its folder), or `:memory:`. */
+  file: string;
+}
+
+/**
+ * A store in one SQLite file: the embedded default of `switchboard dev` and `start` (`data/switchboard.db`).
+ * Writes are synchronous inside `node:sqlite` but batched by the recorder, so the message path never waits
+ * for them. WAL mode: readers (the admin API, `switchboard audit`) do not block the writer.
+ *
+ * @example
+ * const store = new SqliteStore({ file: './data/switchboard.db' });
+ * await store.migrate();
+ */
+export class SqliteStore implements Store {
+  readonly file: string;
+  private db: DatabaseSync | undefined;
+  private closed = false;
+  private seq = 0;
+  private readonly statements = new Map<string, StatementSync>();
+
+  constructor(options: SqliteStoreOptions) {
+    this.file = options.file === ':memory:' ? ':memory:' : resolve(options.file);
+  }
+
+  private async open(): Promise<DatabaseSync> {
+    if (this.closed) throw new Error('the store is closed');
+    if (this.db) return this.db;
+    // Imported on first use: node:sqlite prints an experimental warning on Node 22 that servers without a store never see.
+    const { DatabaseSync } = await import('node:sqlite');
+    if (this.file !== ':memory:') mkdirSync(dirname(this.file), { recursive: true });
+    const db = new DatabaseSync(this.file);
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+    this.db = db;
+    return db;
+  }
+
+  private statement(sql: string): StatementSync {
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db!.prepare(sql);
+      if (this.statements.size < 200) this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** Runs `body` on the open database, inside a transaction when `write`. */
+  private async run<T>(body: (db: DatabaseSync) => T, write = false): Promise<T> {
+    const db = await this.open();
+    if (!write) return body(db);
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = body(db);
+      db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  async migrate(): Promise<void> {
+    await this.run((db) => {
+      const version = Number((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version);
+      if (version > MIGRATIONS.length) throw new Error(`${this.file} has schema version ${version}, newer than this Switchboard (${MIGRATIONS.length}); upgrade Switchboard`);
+      for (let next = version; next < MIGRATIONS.length; next++) {
+        db.exec(MIGRATIONS[next]!);
+        db.exec(`PRAGMA user_version = ${next + 1}`);
+      }
+      const top = db.prepare('SELECT MAX(seq) AS seq FROM connections').get() as { seq: number | null };
+      this.seq = Number(top.seq ?? 0);
+    }, true);
+  }
+
+  async connectionOpened(connection: ConnectionOpen): Promise<void> {
+    await this.run(() => {
+      this.statement(
+        'INSERT INTO connections (id, node, pid, remote_address, identity_id, user_agent, protocol, codec, connected_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ).run(
+        connection.id,
+        connection.node,
+        connection.pid,
+        connection.remoteAddress,
+        connection.identityId ?? null,
+        connection.userAgent,
+        connection.protocol,
+        connection.codec,
+        connection.connectedAt,
+        ++this.seq,
+      );
+    });
+  }
+
+  private closeValues(close: ConnectionClose): SQLInputValue[] {
+    return [close.code, close.reason, close.bytesIn, close.bytesOut, close.messagesIn, close.messagesOut, close.closedAt];
+  }
+
+  async connectionClosed(id: string, close: ConnectionClose): Promise<boolean> {
+    return this.run(() => {
+      const result = this.statement(
+        'UPDATE connections SET close_code = ?, close_reason = ?, bytes_in = ?, bytes_out = ?, messages_in = ?, messages_out = ?, closed_at = ? WHERE id = ? AND closed_at IS NULL',
+      ).run(...this.closeValues(close), id);
+      return Number(result.changes) === 1;
+    });
+  }
+
+  async closeNode(node: string, close: ConnectionClose): Promise<number> {
+    return this.run(() => {
+      const result = this.statement(
+        'UPDATE connections SET close_code = ?, close_reason = ?, bytes_in = ?, bytes_out = ?, messages_in = ?, messages_out = ?, closed_at = ? WHERE node = ? AND closed_at IS NULL',
+      ).run(...this.closeValues(close), node);
+      return Number(result.changes);
+    }, true);
+  }
+
+  async connection(id: string): Promise<ConnectionRecord | undefined> {
+    return this.run(() => {
+      const row = this.statement('SELECT * FROM connections WHERE id = ?').get(id) as Row | undefined;
+      return row === undefined ? undefined : connectionOf(row);
+    });
+  }
+
+  async connections(query: ConnectionQuery = {}): Promise<ConnectionRecord[]> {
+    const limit = checkLimit(query.limit);
+    return this.run(() => {
+      const extra: string[] = [];
+      const { sql, params } = where([
+        ['node', query.node],
+        ['identity_id', query.identityId],
+      ]);
+      const clauses = sql === '' ? [] : [sql.slice(7)];
+      if (query.open !== undefined) extra.push(query.open ? 'closed_at IS NULL' : 'closed_at IS NOT NULL');
+      range('connected_at', query.since, query.until, extra, params);
+      const all = [...clauses, ...extra];
+      const text = `SELECT * FROM connections${all.length > 0 ? ` WHERE ${all.join(' AND ')}` : ''} ORDER BY connected_at DESC, seq DESC LIMIT ?`;
+      return (this.statement(text).all(...params, limit) as Row[]).map(connectionOf);
+    });
+  }
+
+  async deleteClosedConnections(time: number): Promise<number> {
+    return this.run(() => Number(this.statement('DELETE FROM connections WHERE closed_at IS NOT NULL AND closed_at < ?').run(time).changes), true);
+  }
+
+  async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
+    for (const entry of entries) {
+      if (typeof entry.type !== 'string' || entry.type.length === 0) throw new TypeError('an audit entry needs a non-empty type');
+      if (!Number.isFinite(entry.at)) throw new TypeError(`an audit entry's "at" must be a finite number, got ${entry.at}`);
+    }
+    if (entries.length === 0) {
+      await this.open();
+      return;
+    }
+    await this.run(() => {
+      const insert = this.statement(
+        'INSERT INTO audit (at, type, node, identity_id, connection_id, channel, room, resource, message_type, size, outcome, recipients, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      );
+      for (const entry of entries) {
+        insert.run(
+          entry.at,
+          entry.type,
+          entry.node,
+          entry.identityId ?? null,
+          entry.connectionId ?? null,
+          entry.channel ?? null,
+          entry.room ?? null,
+          entry.resource ?? null,
+          entry.messageType ?? null,
+          entry.size ?? null,
+          entry.outcome ?? null,
+          entry.recipients ?? null,
+          entry.data === undefined ? null : JSON.stringify(entry.data),
+        );
+      }
+    }, true);
+  }
+
+  async audit(query: AuditQuery = {}): Promise<AuditRecord[]> {
+    const limit = checkLimit(query.limit);
+    return this.run(() => {
+      const { sql, params } = where([
+        ['identity_id', query.identityId],
+        ['connection_id', query.connectionId],
+        ['type', query.type],
+        ['channel', query.channel],
+        ['room', query.room],
+        ['resource', query.resource],
+        ['message_type', query.messageType],
+      ]);
+      const clauses = sql === '' ? [] : [sql.slice(7)];
+      range('at', query.since, query.until, clauses, params);
+      const text = `SELECT * FROM audit${clauses.length > 0 ? ` WHERE ${clauses.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT ?`;
+      return (this.statement(text).all(...params, limit) as Row[]).map(auditOf);
+    });
+  }
+
+  async deleteAuditBefore(time: number): Promise<number> {
+    return this.run(() => Number(this.statement('DELETE FROM audit WHERE at < ?').run(time).changes), true);
+  }
+
+  async saveGrants(record: GrantRecord): Promise<void> {
+    await this.run(() => {
+      this.statement(
+        'INSERT INTO grants (identity_id, grant_set, added, removed, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(identity_id) DO UPDATE SET grant_set = excluded.grant_set, added = excluded.added, removed = excluded.removed, updated_at = excluded.updated_at',
+      ).run(record.identityId, record.set === null ? null : JSON.stringify(record.set), JSON.stringify(record.added), JSON.stringify(record.removed), record.updatedAt);
+    });
+  }
+
+  async deleteGrants(identityId: string): Promise<boolean> {
+    return this.run(() => Number(this.statement('DELETE FROM grants WHERE identity_id = ?').run(identityId).changes) === 1);
+  }
+
+  async disableUser(user: DisabledUser): Promise<void> {
+    await this.run(() => {
+      this.statement(
+        'INSERT INTO disabled_users (identity_id, reason, disabled_at) VALUES (?, ?, ?) ON CONFLICT(identity_id) DO UPDATE SET reason = excluded.reason, disabled_at = excluded.disabled_at',
+      ).run(user.identityId, user.reason, user.disabledAt);
+    });
+  }
+
+  async enableUser(identityId: string): Promise<boolean> {
+    return this.run(() => Number(this.statement('DELETE FROM disabled_users WHERE identity_id = ?').run(identityId).changes) === 1);
+  }
+
+  async loadGrants(): Promise<GrantSnapshot> {
+    return this.run(() => {
+      const grants = (this.statement('SELECT * FROM grants ORDER BY rowid').all() as Row[]).map((row) => ({
+        identityId: row.identity_id as string,
+        set: row.grant_set === null ? null : (JSON.parse(row.grant_set as string) as string[]),
+        added: JSON.parse(row.added as string) as string[],
+        removed: JSON.parse(row.removed as string) as string[],
+        updatedAt: Number(row.updated_at),
+      }));
+      const disabled = (this.statement('SELECT * FROM disabled_users ORDER BY rowid').all() as Row[]).map((row) => ({
+        identityId: row.identity_id as string,
+        reason: row.reason as string,
+        disabledAt: Number(row.disabled_at),
+      }));
+      return { grants, disabled };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.statements.clear();
+    this.db?.close();
+    this.db = undefined;
+  }
+}
