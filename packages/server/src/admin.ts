@@ -119,6 +119,8 @@ export class AdminApi {
   private readonly prefix: string;
   private readonly token: Buffer | undefined;
   private readonly bodyLimits: Required<AdminApiOptions>;
+  /** Told of every answered admin request (the audit records admin actions). */
+  onRequest: ((request: { method: string; path: string; status: number; admin: boolean; remoteAddress: string }) => void) | undefined = undefined;
 
   constructor(prefix: string, token: string | undefined, options: AdminApiOptions = {}) {
     this.prefix = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
@@ -153,15 +155,34 @@ export class AdminApi {
     return given.length === this.token.length && timingSafeEqual(given, this.token);
   }
 
+  /** The answer to a request that failed the admin check: 401 with a token configured, 403 without. */
+  private refusal(): AdminResponse {
+    return this.token
+      ? adminError(401, 'unauthorized', 'send "Authorization: Bearer <adminToken>"')
+      : adminError(403, 'forbidden', 'the admin API answers loopback clients only unless adminToken is set');
+  }
+
+  /**
+   * The admin check for endpoints outside the prefix that share its protection (`/metrics`): true when
+   * `req` passes it; otherwise the client has been answered 401 or 403, as the admin API answers.
+   *
+   * @example
+   * if (url === '/metrics' && admin.guard(req, res)) prometheus.handle(req, res);
+   */
+  guard(req: IncomingMessage, res: ServerResponse): boolean {
+    if (this.authorized(req)) return true;
+    const response = this.refusal();
+    sendJson(res, response.status, response.body);
+    return false;
+  }
+
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin.invalid');
     const path = url.pathname.slice(this.prefix.length) || '/';
     const method = req.method ?? 'GET';
     const admin = this.authorized(req);
     if (!admin && !this.ownAuth.has(`${method} ${path}`)) {
-      const response = this.token
-        ? adminError(401, 'unauthorized', 'send "Authorization: Bearer <adminToken>"')
-        : adminError(403, 'forbidden', 'the admin API answers loopback clients only unless adminToken is set');
+      const response = this.refusal();
       return sendJson(res, response.status, response.body);
     }
     const handler = this.routes.get(`${method} ${path}`) ?? this.routes.get(`${method} ${this.wildcard(path)}`);
@@ -179,11 +200,14 @@ export class AdminApi {
       if (!read.ok) return sendJson(res, read.response.status, read.response.body, true);
       body = read.body;
     }
+    let status = 500;
     try {
       const response = await handler({ method, path, query: url.searchParams, body, request: req, admin });
+      status = response.status;
       sendJson(res, response.status, response.body);
     } catch (error) {
       sendJson(res, 500, { error: { code: 'internal', message: (error as Error).message } });
     }
+    this.onRequest?.({ method, path, status, admin, remoteAddress: req.socket.remoteAddress ?? '' });
   }
 }

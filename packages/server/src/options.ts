@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Codec } from '@switchboard/protocol';
 import type { Bus } from './bus/bus.ts';
 import type { History } from './stream/history.ts';
+import type { Store } from './store/store.ts';
 import type { Transport } from './transport/transport.ts';
 import { HOOK_NAMES, type AnyPlug, type Hooks } from './plug/define.ts';
 import type { AuthOptions } from './auth/options.ts';
@@ -113,6 +114,33 @@ const roomsSchema = z.strictObject({
   history: z.strictObject({ maxPatches: z.number().int().min(1).default(1_000) }).prefault({}),
 });
 
+const auditSchema = z.strictObject({
+  /** Record every message (in and out) and every grant change and admin action. Default: on when a store is set. */
+  enabled: z.boolean().optional(),
+  /** Keep payloads in the records (redacted). */
+  payloads: z.boolean().default(true),
+  redact: z
+    .strictObject({
+      /** Message types whose payload is never recorded. */
+      types: z.array(z.string().min(1)).default(['$auth']),
+      /** Field names replaced by "[redacted]" at any depth. */
+      fields: z.array(z.string().min(1)).default(['password', 'token', 'secret', 'authorization']),
+    })
+    .prefault({}),
+  /** Records per store write. */
+  batchSize: z.number().int().min(1).default(500),
+  /** A record waits at most this long, in ms, before it is written. */
+  flushMs: z.number().int().min(1).default(200),
+  /** Records held in memory at most; beyond, they go to the spool (or are dropped without one). */
+  maxQueue: z.number().int().min(1).default(50_000),
+  /** The spool file used while the store is unavailable; false: none (records are dropped, counted). */
+  spool: z.union([z.string().min(1), z.literal(false)]).default(false),
+  /** The spool's size limit in bytes. */
+  maxSpoolBytes: z.number().int().min(1024).default(512 * 1024 * 1024),
+  /** How long audit records and closed connections are kept, in ms (0: forever). */
+  retentionMs: z.number().int().min(0).default(30 * 24 * 3_600_000),
+});
+
 // auth is checked in detail by resolveAuthOptions (keys, algorithms, grants); here only its keys are known.
 const AUTH_KEYS = [
   'secret',
@@ -209,6 +237,12 @@ export const optionsSchema = z.strictObject({
   resources: resourcesSchema.prefault({}),
   /** Room limits, timeouts and supervision (docs/rooms.md). */
   rooms: roomsSchema.prefault({}),
+  /** Where connections, the audit log and runtime grants are kept (`new SqliteStore(...)`, a PostgresStore); none by default. */
+  store: z.custom<Store>((value) => isObject(value) && isFunction(value.appendAudit) && isFunction(value.migrate), { message: 'must be a Store' }).optional(),
+  /** This server's name on every record (default: the host name). */
+  node: z.string().min(1).max(200).optional(),
+  /** What is recorded and how (docs/operations.md). */
+  audit: auditSchema.prefault({}),
 });
 
 /** What `createServer` accepts. */
@@ -226,6 +260,9 @@ export type ResolvedOptions = Omit<z.output<typeof optionsSchema>, 'auth' | 'hoo
 export type ChannelOptions = z.input<typeof channelsSchema>;
 /** Channel options after validation and defaults. */
 export type ResolvedChannelOptions = z.output<typeof channelsSchema>;
+
+/** Audit options after validation and defaults. */
+export type ResolvedAuditOptions = z.output<typeof auditSchema>;
 
 /** Room options after validation and defaults. */
 export type ResolvedRoomOptions = z.output<typeof roomsSchema>;

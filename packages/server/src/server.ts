@@ -4,11 +4,15 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import type { EventEmitter } from 'node:events';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { hostname } from 'node:os';
+import { Recorder } from './observe/recorder.ts';
+import { recorderTap } from './observe/audit-tap.ts';
+import type { AuditEntry, ConnectionOpen, Store } from './store/store.ts';
 import { BROADCAST_TOPIC, type BusMessage } from './bus/bus.ts';
 import { CloseCode, jsonCodec, ROOM_SOCKET_PREFIX, SystemType, type Envelope } from '@switchboard/protocol';
 import { pino, type Logger } from 'pino';
 import { z } from 'zod';
-import { AdminApi } from './admin.ts';
+import { AdminApi, adminError } from './admin.ts';
 import type { ServerApi, ServerEvents } from './api.ts';
 import { Auth } from './auth/auth.ts';
 import { resolveAuthOptions } from './auth/options.ts';
@@ -140,6 +144,30 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   let shuttingDown = false;
   const isShuttingDown = () => shuttingDown;
 
+  // ------------------------------------------------------------ records: connections, the audit log, runtime grants
+  const store = options.store;
+  const node = options.node ?? hostname();
+  const auditOn = store !== undefined && options.audit.enabled !== false;
+  const recorder =
+    store === undefined
+      ? undefined
+      : new Recorder({
+          store,
+          node,
+          log,
+          batchSize: options.audit.batchSize,
+          flushMs: options.audit.flushMs,
+          maxQueue: options.audit.maxQueue,
+          spoolFile: options.audit.spool === false ? undefined : resolve(options.audit.spool),
+          maxSpoolBytes: options.audit.maxSpoolBytes,
+          payloads: options.audit.payloads,
+          redact: options.audit.redact,
+        });
+  const tap = recorder !== undefined && auditOn ? recorderTap(recorder, node) : undefined;
+  const audit = (entry: Omit<AuditEntry, 'at' | 'node'>): void => {
+    if (auditOn) recorder!.record({ at: Date.now(), node, ...entry });
+  };
+
   // ------------------------------------------------------------ the message path
   const outbound = new Outbound({
     transport,
@@ -151,6 +179,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     onSlowConsumer: (connection) => lifecycle.close(connection, CloseCode.slowConsumer, 'slow consumer'),
     isRoute: (type) => type === SystemType.error || protocolRoutes.has(type) || registry.routes.has(type),
   });
+  outbound.tap = tap;
   const sendTo = (connection: Connection, envelope: Envelope): boolean => outbound.sendTo(connection, envelope);
 
   // In development, what an application sends as a declared push or channel event is checked against the
@@ -171,7 +200,8 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   const closeConnection = (connection: Connection, code: number, reason: string): void => lifecycle.closeConnection(connection, code, reason);
 
   // ------------------------------------------------------------ features, in order (teardown in reverse)
-  const auth = new Auth({ log, sendTo, closeConnection, accessChanged: (connection, reason) => features.accessChanged(connection, reason) }, authOptions, new GrantStore());
+  const grantStore = new GrantStore();
+  const auth = new Auth({ log, sendTo, closeConnection, accessChanged: (connection, reason) => features.accessChanged(connection, reason) }, authOptions, grantStore);
   const history =
     options.history ?? new MemoryHistory({ maxPublications: options.channels.history.maxPublications, maxAgeMs: options.channels.history.maxAgeMs });
   const fanout = (message: BusMessage, recipients: Iterable<Connection>): number => outbound.fanout(message, recipients);
@@ -194,6 +224,26 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     options.rooms,
   );
   const features = new FeatureList([coreFeature(() => registry.manifest), auth, channels, live, rooms]);
+
+  /** A grant change or a user disabled/enabled: in the audit log, then as the API answers. */
+  function changed<T>(type: string, identityId: string, data: Record<string, unknown>, result: T): T {
+    audit({ type, identityId, data: { ...data, result: result as unknown } });
+    return result;
+  }
+
+  // Runtime grants and disabled users persist in the store, in the order they change: a revoked user does not
+  // get access back when the server restarts.
+  let persisting: Promise<unknown> = Promise.resolve();
+  const persist = (what: string, write: (store: Store) => Promise<unknown>): void => {
+    if (store === undefined) return;
+    persisting = persisting.then(() => write(store)).catch((error: unknown) => log.error({ err: error, code: 'SB_STORE_UNAVAILABLE', what }, `persisting ${what} failed`));
+  };
+  grantStore.persist = {
+    saved: (identityId, record) => persist('runtime grants', (s) => s.saveGrants({ identityId, ...record, updatedAt: Date.now() })),
+    deleted: (identityId) => persist('runtime grants', (s) => s.deleteGrants(identityId)),
+    disabled: (identityId, reason) => persist('a disabled user', (s) => s.disableUser({ identityId, reason, disabledAt: Date.now() })),
+    enabled: (identityId) => persist('an enabled user', (s) => s.enableUser(identityId)),
+  };
 
   // ------------------------------------------------------------ the facade plugs and applications use
   const api: ServerApi = {
@@ -225,13 +275,13 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     publish: (channel, event, data, publishOptions) => channels.publish(channel, event, checkEvent ? checkEvent(event, data) : data, publishOptions),
     channels: () => channels.channels(),
     members: (channel) => channels.members(channel),
-    grant: (identityId, grants, changeOptions) => auth.grant(identityId, grants, changeOptions),
-    revoke: (identityId, grants, changeOptions) => auth.revoke(identityId, grants, changeOptions),
-    setGrants: (identityId, grants, changeOptions) => auth.setGrants(identityId, grants, changeOptions),
-    resetGrants: (identityId, changeOptions) => auth.resetGrants(identityId, changeOptions),
+    grant: (identityId, grants, changeOptions) => changed('grants.grant', identityId, { grants }, auth.grant(identityId, grants, changeOptions)),
+    revoke: (identityId, grants, changeOptions) => changed('grants.revoke', identityId, { grants }, auth.revoke(identityId, grants, changeOptions)),
+    setGrants: (identityId, grants, changeOptions) => changed('grants.set', identityId, { grants }, auth.setGrants(identityId, grants, changeOptions)),
+    resetGrants: (identityId, changeOptions) => changed('grants.reset', identityId, {}, auth.resetGrants(identityId, changeOptions)),
     grantsOf: (identityId) => auth.grantsOf(identityId),
-    disableUser: (identityId, reason) => auth.disableUser(identityId, reason),
-    enableUser: (identityId) => auth.enableUser(identityId),
+    disableUser: (identityId, reason) => changed('user.disabled', identityId, { reason: reason ?? null }, auth.disableUser(identityId, reason)),
+    enableUser: (identityId) => changed('user.enabled', identityId, {}, auth.enableUser(identityId)),
     log,
   };
 
@@ -280,6 +330,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     takeAddressToken: (connection) => addressLimits.takeMessage(connection.remoteAddress),
     closeConnection,
     ...(checkPush ? { checkPush } : {}),
+    ...(tap ? { tap } : {}),
   });
   const lifecycle: Lifecycle = new Lifecycle({
     log,
@@ -309,6 +360,27 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     push,
     shuttingDown: isShuttingDown,
   });
+  if (recorder !== undefined) {
+    lifecycle.events.on('open', (connection) => {
+      const record: ConnectionOpen = {
+        id: connection.id,
+        node,
+        pid: process.pid,
+        remoteAddress: connection.remoteAddress,
+        userAgent: connection.userAgent,
+        protocol: 'switchboard.v1',
+        codec: connection.codec.name,
+        connectedAt: connection.connectedAt,
+      };
+      const identityId = connection.identity?.id;
+      if (identityId !== undefined) record.identityId = identityId;
+      recorder.opened(record);
+    });
+    lifecycle.events.on('close', (connection, code, reason) => {
+      const info = connection.info();
+      recorder.closed(connection.id, { code, reason, bytesIn: info.bytesIn, bytesOut: info.bytesOut, messagesIn: info.messagesIn, messagesOut: info.messagesOut, closedAt: Date.now() });
+    });
+  }
   const heartbeat = new Heartbeat({
     intervalMs: options.heartbeat.intervalMs,
     idleTimeoutMs: options.idleTimeoutMs,
@@ -327,11 +399,14 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
           ((await serveAssets?.(req, res)) ?? false) || ((await servePublic?.(req, res)) ?? false)
       : undefined;
   const admin = new AdminApi(options.adminPath, options.adminToken);
+  admin.onRequest = ({ method, path, status, admin: authorized, remoteAddress }) =>
+    audit({ type: 'admin.request', data: { method, path, status, authorized, remoteAddress } });
   const startedAt = Date.now();
   const plugsDir = typeof options.plugs === 'string' ? resolve(options.plugs) : undefined;
   let watcher: PlugWatcher | undefined;
   let listening: ListenInfo | undefined;
   let closing: Promise<void> | undefined;
+  let retention: NodeJS.Timeout | undefined;
 
   admin.route('GET', '/metrics', () => ({
     status: 200,
@@ -342,11 +417,47 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
       inFlight: inFlight.count,
       history: { ...channels.recoveries },
       live: { ...live.counts },
+      ...(recorder ? { audit: { ...recorder.counts, queued: recorder.queued, spoolBytes: recorder.spooled, storeAvailable: recorder.available } } : {}),
       rooms: { instances: rooms.list().length, ...rooms.counts },
       ...faults.snapshot(),
     },
   }));
   admin.route('GET', '/connections', () => ({ status: 200, body: { connections: [...lifecycle.byId.values()].map((c) => c.info()) } }));
+  /** `?identityId=&connectionId=&type=&channel=&room=&resource=&messageType=&since=&until=&limit=` → store query fields. */
+  const queryOf = (query: URLSearchParams, text: readonly string[], times: readonly string[]): Record<string, string | number> | string => {
+    const out: Record<string, string | number> = {};
+    for (const [key, value] of query) {
+      if (text.includes(key)) out[key] = value;
+      else if (times.includes(key)) {
+        const parsed = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+        if (!Number.isFinite(parsed)) return `"${key}" must be a time (ms since the epoch, or ISO 8601)`;
+        out[key] = parsed;
+      } else return `unknown query field "${key}"; use ${[...text, ...times].join(', ')}`;
+    }
+    return out;
+  };
+  admin.route('GET', '/audit', async (request) => {
+    if (store === undefined) return adminError(404, 'no_store', 'no store is configured: nothing is recorded (docs/operations.md)');
+    const query = queryOf(request.query, ['identityId', 'connectionId', 'type', 'channel', 'room', 'resource', 'messageType'], ['since', 'until', 'limit']);
+    if (typeof query === 'string') return adminError(400, 'invalid_query', query);
+    try {
+      return { status: 200, body: { records: await store.audit(query) } };
+    } catch (error) {
+      return adminError(error instanceof RangeError ? 400 : 503, error instanceof RangeError ? 'invalid_query' : 'store_unavailable', (error as Error).message);
+    }
+  });
+  admin.route('GET', '/connections/history', async (request) => {
+    if (store === undefined) return adminError(404, 'no_store', 'no store is configured: nothing is recorded (docs/operations.md)');
+    const raw = queryOf(request.query, ['node', 'identityId', 'open'], ['since', 'until', 'limit']);
+    if (typeof raw === 'string') return adminError(400, 'invalid_query', raw);
+    const { open, ...rest } = raw;
+    const query = open === undefined ? rest : { ...rest, open: open === 'true' };
+    try {
+      return { status: 200, body: { connections: await store.connections(query) } };
+    } catch (error) {
+      return adminError(error instanceof RangeError ? 400 : 503, error instanceof RangeError ? 'invalid_query' : 'store_unavailable', (error as Error).message);
+    }
+  });
   admin.route('GET', '/plugs', () => ({ status: 200, body: { plugs: registry.list().map(plugInfo) } }));
   admin.route('GET', '/manifest', () => ({ status: 200, body: registry.manifest }));
   registerGrantRoutes(admin, auth);
@@ -481,8 +592,30 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   }
 
   // ------------------------------------------------------------ listen and shutdown
+  /** Before serving: the store's schema is up to date, a crash's open connections are closed, runtime grants are back. */
+  async function openStore(): Promise<void> {
+    if (store === undefined) return;
+    await store.migrate();
+    const now = Date.now();
+    const stale = await store.closeNode(node, { code: 1006, reason: 'the node restarted', bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0, closedAt: now });
+    if (stale > 0) log.warn({ node, connections: stale }, 'connections left open by an earlier run of this node were closed in the store');
+    grantStore.load(await store.loadGrants());
+    if (options.audit.retentionMs > 0) {
+      const enforce = (): void => {
+        const before = Date.now() - options.audit.retentionMs;
+        void Promise.all([store.deleteAuditBefore(before), store.deleteClosedConnections(before)]).catch((error: unknown) =>
+          log.error({ err: error }, 'enforcing the audit retention failed'),
+        );
+      };
+      enforce();
+      retention = setInterval(enforce, 3_600_000);
+      retention.unref();
+    }
+  }
+
   async function listen(): Promise<ListenInfo> {
     if (listening) return listening;
+    await openStore();
     faults.start();
     await loadInitialPlugs();
     await new Promise<void>((resolveListen, reject) => {
@@ -544,6 +677,10 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     await roomHistory.close();
     await bus.close();
     await history.close();
+    clearInterval(retention);
+    await recorder?.close();
+    await persisting;
+    await store?.close();
     if (resourceHistory !== history) await resourceHistory.close();
     faults.stop();
     http.closeAllConnections();

@@ -10,6 +10,14 @@ export interface RuntimeGrants {
   revoked: Set<string>;
 }
 
+/** Where runtime grant changes and disabled users are persisted (the server's store), told of each change. */
+export interface GrantPersistence {
+  saved(identityId: string, record: { set: string[] | null; added: string[]; removed: string[] }): void;
+  deleted(identityId: string): void;
+  disabled(identityId: string, reason: string): void;
+  enabled(identityId: string): void;
+}
+
 /**
  * Holds runtime grant changes and disabled users for this server process. Pure data: applying a change to
  * live connections is the auth subsystem's job.
@@ -21,6 +29,24 @@ export interface RuntimeGrants {
 export class GrantStore {
   private readonly runtime = new Map<string, RuntimeGrants>();
   private readonly disabledUsers = new Map<string, string>();
+  /** Told of every change, to persist it (the server's store). */
+  persist: GrantPersistence | undefined = undefined;
+
+  /** Takes the persisted state of a store (at start), replacing what is held. */
+  load(snapshot: { grants: { identityId: string; set: string[] | null; added: string[]; removed: string[] }[]; disabled: { identityId: string; reason: string }[] }): void {
+    this.runtime.clear();
+    this.disabledUsers.clear();
+    for (const record of snapshot.grants) {
+      this.runtime.set(record.identityId, { set: record.set === null ? undefined : [...record.set], added: new Set(record.added), revoked: new Set(record.removed) });
+    }
+    for (const user of snapshot.disabled) this.disabledUsers.set(user.identityId, user.reason);
+  }
+
+  private changed(identityId: string): void {
+    const entry = this.runtime.get(identityId);
+    if (entry === undefined) this.persist?.deleted(identityId);
+    else this.persist?.saved(identityId, { set: entry.set === undefined ? null : [...entry.set], added: [...entry.added], removed: [...entry.revoked] });
+  }
 
   /** The runtime layer of an identity, if it has one. */
   get(identityId: string): RuntimeGrants | undefined {
@@ -33,6 +59,7 @@ export class GrantStore {
       entry.revoked.delete(grant);
       entry.added.add(grant);
     }
+    this.changed(identityId);
   }
 
   revoke(identityId: string, grants: readonly string[]): void {
@@ -42,6 +69,7 @@ export class GrantStore {
       entry.revoked.add(grant);
     }
     if (entry.set) entry.set = entry.set.filter((grant) => !entry.revoked.has(grant));
+    this.changed(identityId);
   }
 
   /** Replaces the identity's grants (the default grants still apply); clears earlier grant/revoke calls. */
@@ -50,11 +78,12 @@ export class GrantStore {
     entry.set = [...new Set(grants)];
     entry.added.clear();
     entry.revoked.clear();
+    this.changed(identityId);
   }
 
   /** Forgets every runtime change: the identity's grants come from its token again. */
   reset(identityId: string): void {
-    this.runtime.delete(identityId);
+    if (this.runtime.delete(identityId)) this.changed(identityId);
   }
 
   /**
@@ -71,10 +100,13 @@ export class GrantStore {
 
   disable(identityId: string, reason: string): void {
     this.disabledUsers.set(identityId, reason);
+    this.persist?.disabled(identityId, reason);
   }
 
   enable(identityId: string): boolean {
-    return this.disabledUsers.delete(identityId);
+    const was = this.disabledUsers.delete(identityId);
+    if (was) this.persist?.enabled(identityId);
+    return was;
   }
 
   /** Why the identity was disabled, or undefined when it is not. */

@@ -14,6 +14,7 @@ import { Context, type ContextOwner } from './context.ts';
 import type { InFlight } from './drain.ts';
 import type { Outbound } from './outbound.ts';
 import type { Route } from '../plug/route.ts';
+import type { MessageTap } from '../observe/audit-tap.ts';
 
 /** The owner name of global hooks (see plug/route.ts). */
 const GLOBAL = 'global';
@@ -58,6 +59,8 @@ export interface InboundOptions {
   closeConnection(connection: Connection, code: number, reason: string): void;
   /** Checks a push's data against its declared schema (development); returns what to send. Throws SB_PUSH_INVALID. */
   checkPush?(type: string, data: unknown): unknown;
+  /** Told of every frame (auditing). */
+  tap?: MessageTap;
 }
 
 // The one timer callback of every handler deadline: no closure per message.
@@ -112,17 +115,20 @@ export class Inbound implements ContextOwner {
       decoded = connection.codec.decode(data, isBinary);
     } catch (error) {
       this.metrics.inbound('(invalid)', data.length);
+      options.tap?.inbound(connection, undefined, data.length, ErrorCode.badFrame);
       return this.outbound.sendError(connection, undefined, undefined, ErrorCode.badFrame, (error as Error).message);
     }
     const parsed = parseEnvelope(decoded);
     if (!parsed.ok) {
       this.metrics.inbound('(invalid)', data.length);
+      options.tap?.inbound(connection, undefined, data.length, ErrorCode.badEnvelope);
       return this.outbound.sendError(connection, undefined, parsed.id, ErrorCode.badEnvelope, parsed.message);
     }
     const envelope = parsed.envelope;
     const { type, id } = envelope;
     if (verdict === RateVerdict.refuse) {
       this.metrics.inbound('(refused)', data.length);
+      options.tap?.inbound(connection, envelope, data.length, ErrorCode.rateLimited);
       const { messagesPerSecond, burst } = options.rateLimit;
       const message = addressRefused
         ? 'rate limit of your address exceeded (all its connections together); message dropped'
@@ -131,11 +137,13 @@ export class Inbound implements ContextOwner {
     }
     if (options.shuttingDown()) {
       this.metrics.inbound('(refused)', data.length);
+      options.tap?.inbound(connection, envelope, data.length, ErrorCode.shuttingDown);
       return this.outbound.sendError(connection, type, id, ErrorCode.shuttingDown, 'the server is shutting down; reconnect shortly');
     }
     const route = options.lookup(type, connection);
     // Types that are not routes share one label, so a client cannot grow the metrics table.
     this.metrics.inbound(route ? type : '(unknown)', data.length);
+    options.tap?.inbound(connection, envelope, data.length, route ? 'ok' : ErrorCode.unknownType);
     const admission = this.features.authorize(connection, type, route);
     if (admission !== undefined) return this.refuse(connection, envelope, admission);
     if (route === undefined) return this.unknown(connection, type, id);

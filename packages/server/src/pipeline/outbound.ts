@@ -3,6 +3,7 @@ import { CloseCode, ErrorCode, SystemType, type Codec, type Envelope, type Error
 import type { Logger } from 'pino';
 import type { BusMessage } from '../bus/bus.ts';
 import type { Connection } from '../connection/connection.ts';
+import type { MessageTap } from '../observe/audit-tap.ts';
 import { MetricLabel, type Metrics } from '../metrics.ts';
 import type { PreparedFrame, Transport } from '../transport/transport.ts';
 import type { HookEntry, RouteHooks } from '../plug/route.ts';
@@ -41,6 +42,8 @@ export class Outbound {
   private readonly afterSend: HookEntry<'afterSend'>[];
   private readonly onSlowConsumer: (connection: Connection) => void;
   private readonly isRoute: (type: string) => boolean;
+  /** Told of every message sent (auditing); set by the server when a recorder runs. */
+  tap: MessageTap | undefined = undefined;
 
   constructor(options: OutboundOptions) {
     this.transport = options.transport;
@@ -62,6 +65,7 @@ export class Outbound {
   /** Sends an error: as the reply when the message had an id, as a `$error` push otherwise. */
   sendError(connection: Connection, type: string | undefined, id: RequestId | undefined, code: string, message: string, extra?: Record<string, unknown>): void {
     const error: ErrorPayload = { ...extra, code, message };
+    this.metrics.error(code);
     if (id !== undefined) {
       this.sendTo(connection, { type: type ?? SystemType.error, id, error });
     } else {
@@ -84,10 +88,12 @@ export class Outbound {
       if (out.id === undefined || out.error !== undefined) return false;
       const message = `the reply to "${out.type}" could not be encoded; the server log has details`;
       encoded = connection.codec.encode({ type: out.type, id: out.id, error: { code: ErrorCode.handlerError, message } });
+      this.metrics.error(ErrorCode.handlerError);
     }
     const frame = this.transport.prepare(encoded, connection.codec.binary);
     if (!this.write(connection, frame)) return false;
     this.metrics.outbound(out.error !== undefined && !this.isRoute(out.type) ? MetricLabel.unknown : out.type, frame.payloadLength);
+    this.tap?.outbound(connection, out, frame.payloadLength, 1);
     if (after.length > 0) this.runAfterSend(after, out, connection);
     return true;
   }
@@ -122,7 +128,9 @@ export class Outbound {
       if (this.write(connection, prepared)) count++;
     }
     if (count === 0) return 0; // nothing was queued: afterSend means "after the frame was queued"
-    this.metrics.outbound(envelope.type, (frame ?? others?.values().next().value)?.payloadLength ?? 0, count);
+    const bytes = (frame ?? others?.values().next().value)?.payloadLength ?? 0;
+    this.metrics.outbound(envelope.type, bytes, count);
+    this.tap?.outbound(undefined, envelope, bytes, count);
     if (this.afterSend.length > 0) this.runAfterSend(this.afterSend, envelope, undefined);
     return count;
   }

@@ -121,6 +121,8 @@ function auditOf(row: Row): AuditRecord {
 export interface SqliteStoreOptions {
   /** The database file (created with its folder), or `:memory:`. */
   file: string;
+  /** How long a write waits for another process's lock before it fails, in ms. Default 5000. */
+  busyTimeoutMs?: number;
 }
 
 /**
@@ -138,9 +140,11 @@ export class SqliteStore implements Store {
   private closed = false;
   private seq = 0;
   private readonly statements = new Map<string, StatementSync>();
+  private readonly busyTimeoutMs: number;
 
   constructor(options: SqliteStoreOptions) {
     this.file = options.file === ':memory:' ? ':memory:' : resolve(options.file);
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 5_000;
   }
 
   private async open(): Promise<DatabaseSync> {
@@ -150,7 +154,7 @@ export class SqliteStore implements Store {
     const { DatabaseSync } = await import('node:sqlite');
     if (this.file !== ':memory:') mkdirSync(dirname(this.file), { recursive: true });
     const db = new DatabaseSync(this.file);
-    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+    db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${Math.max(0, Math.floor(this.busyTimeoutMs))};`);
     this.db = db;
     return db;
   }

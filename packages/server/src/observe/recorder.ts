@@ -1,0 +1,327 @@
+// The recorder: connections and an audit of every message, written to the store in batches off the message
+// path; a bounded queue, a spool file while the store is away, caught up when it returns, flushed at shutdown.
+import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
+import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Logger } from 'pino';
+import type { AuditEntry, ConnectionClose, ConnectionOpen, Store } from '../store/store.ts';
+
+/** What the recorder keeps of payloads, and what it hides. */
+export interface RedactOptions {
+  /** Message types whose payload is never recorded (the record keeps type, size and outcome). */
+  types: readonly string[];
+  /** Field names replaced by `"[redacted]"` at any depth of a recorded payload. */
+  fields: readonly string[];
+}
+
+/** How the recorder batches, bounds and spools. See docs/operations.md. */
+export interface RecorderOptions {
+  store: Store;
+  /** This node's name, on every record. */
+  node: string;
+  log: Logger;
+  /** Records written per store call. */
+  batchSize: number;
+  /** A record waits at most this long before it is written. */
+  flushMs: number;
+  /** Records held in memory at most; past it they go to the spool (or, without one, are dropped and counted). */
+  maxQueue: number;
+  /** The spool file (JSON lines) used while the store is unavailable or the queue is full; undefined: none. */
+  spoolFile: string | undefined;
+  /** Bytes the spool may grow to; past it records are dropped (counted, logged). */
+  maxSpoolBytes: number;
+  /** Record payloads (redacted) in `data.payload`. */
+  payloads: boolean;
+  redact: RedactOptions;
+}
+
+type Job = { kind: 'open'; record: ConnectionOpen } | { kind: 'close'; id: string; close: ConnectionClose } | { kind: 'audit'; entry: AuditEntry };
+
+const REDACTED = '[redacted]';
+
+/** A copy of a payload with the redacted fields replaced, bounded in depth; undefined when it cannot be serialised. */
+function redactValue(value: unknown, fields: ReadonlySet<string>, depth = 0): unknown {
+  if (value === null || typeof value !== 'object') return typeof value === 'bigint' ? String(value) : value;
+  if (depth > 32) return '[too deep]';
+  if (Array.isArray(value)) return value.map((item) => redactValue(item, fields, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) out[key] = fields.has(key) ? REDACTED : redactValue(inner, fields, depth + 1);
+  return out;
+}
+
+/**
+ * Records what happens. `record`, `opened` and `closed` only queue (no I/O, no serialisation): the queue is
+ * written every `flushMs` or `batchSize` records. When the store fails, the queue moves to the spool file
+ * and new records follow it there; the recorder retries with backoff, and once the store answers again it
+ * replays the spool in order, then goes on. `close()` writes everything (or spools it).
+ *
+ * @example
+ * const recorder = new Recorder({ store, node: 'n1', log, batchSize: 500, flushMs: 200, maxQueue: 50_000, spoolFile, maxSpoolBytes, payloads: true, redact });
+ * recorder.record({ at: Date.now(), type: 'message.in', node: 'n1', connectionId, messageType: 'chat.send', size: 42 });
+ */
+export class Recorder {
+  /** What happened to records, for the metrics. */
+  readonly counts = { recorded: 0, written: 0, spooled: 0, replayed: 0, dropped: 0, failures: 0 };
+  /** False while the store is failing. */
+  available = true;
+  private readonly options: RecorderOptions;
+  private queue: Job[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private spool: WriteStream | undefined;
+  private spoolBytes = 0;
+  private retryMs = 0;
+  private stopped = false;
+  private readonly fields: ReadonlySet<string>;
+  private readonly hidden: ReadonlySet<string>;
+
+  constructor(options: RecorderOptions) {
+    this.options = options;
+    this.fields = new Set(options.redact.fields);
+    this.hidden = new Set(options.redact.types);
+    // A spool left by an earlier run (the store was away when it stopped) is replayed first.
+    if (options.spoolFile !== undefined && existsSync(options.spoolFile) && statSync(options.spoolFile).size > 0) {
+      this.available = false;
+      this.spoolBytes = statSync(options.spoolFile).size;
+      this.retryMs = 1;
+      this.schedule(0);
+    }
+  }
+
+  /** Records waiting in memory. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Bytes in the spool file. */
+  get spooled(): number {
+    return this.spoolBytes;
+  }
+
+  opened(record: ConnectionOpen): void {
+    this.push({ kind: 'open', record });
+  }
+
+  closed(id: string, close: ConnectionClose): void {
+    this.push({ kind: 'close', id, close });
+  }
+
+  /** Queues an audit record. `data.payload`, when given, is redacted (or dropped) when the record is written. */
+  record(entry: AuditEntry): void {
+    this.counts.recorded++;
+    this.push({ kind: 'audit', entry });
+  }
+
+  /** Whether payloads of a message type are kept. */
+  keepsPayload(type: string): boolean {
+    return this.options.payloads && !this.hidden.has(type);
+  }
+
+  private push(job: Job): void {
+    if (this.stopped) return;
+    if (!this.available || this.queue.length >= this.options.maxQueue) {
+      this.toSpool([job]);
+      return;
+    }
+    this.queue.push(job);
+    if (this.queue.length >= this.options.batchSize) this.schedule(0);
+    else this.schedule(this.options.flushMs);
+  }
+
+  private schedule(ms: number): void {
+    if (this.running !== undefined) return;
+    if (this.timer !== undefined) {
+      if (ms > 0) return;
+      clearTimeout(this.timer);
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.running = this.drain().finally(() => {
+        this.running = undefined;
+        if (this.queue.length > 0 || (!this.available && this.spoolBytes > 0)) this.schedule(this.available ? 0 : this.retryMs);
+      });
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** What a job looks like written: payloads redacted, serialisable. */
+  private prepared(job: Job): Job {
+    if (job.kind !== 'audit') return job;
+    const data = job.entry.data;
+    if (data === undefined || !('payload' in data)) return job;
+    const type = job.entry.messageType;
+    const keep = type === undefined ? this.options.payloads : this.keepsPayload(type);
+    const rest = { ...data };
+    if (keep) rest.payload = redactValue(data.payload, this.fields);
+    else delete rest.payload;
+    return { kind: 'audit', entry: { ...job.entry, data: rest } };
+  }
+
+  private async write(jobs: Job[]): Promise<void> {
+    const store = this.options.store;
+    let audits: AuditEntry[] = [];
+    const flushAudits = async (): Promise<void> => {
+      if (audits.length === 0) return;
+      await store.appendAudit(audits);
+      audits = [];
+    };
+    for (const job of jobs) {
+      if (job.kind === 'audit') {
+        audits.push(job.entry);
+        continue;
+      }
+      await flushAudits();
+      if (job.kind === 'open') await store.connectionOpened(job.record).catch((error: unknown) => this.skipDuplicate(error));
+      else await store.connectionClosed(job.id, job.close);
+    }
+    await flushAudits();
+  }
+
+  /** A connection already stored (a replayed spool that was half written before): not an outage. */
+  private skipDuplicate(error: unknown): void {
+    if (/already stored|duplicate|UNIQUE/i.test((error as Error)?.message ?? '')) return;
+    throw error;
+  }
+
+  private async drain(): Promise<void> {
+    if (!this.available) {
+      await this.replay();
+      if (!this.available) return;
+    }
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.options.batchSize).map((job) => this.prepared(job));
+      try {
+        await this.write(batch);
+        this.counts.written += batch.length;
+      } catch (error) {
+        this.fail(error);
+        // Nothing is lost: what failed and what waits go to the spool, in order.
+        this.toSpool([...batch, ...this.queue.splice(0)]);
+        return;
+      }
+    }
+  }
+
+  private fail(error: unknown): void {
+    this.counts.failures++;
+    if (this.available) {
+      this.options.log.error({ err: error, code: 'SB_STORE_UNAVAILABLE', spool: this.options.spoolFile }, `SB_STORE_UNAVAILABLE: the store refused a write; records go to ${this.options.spoolFile ?? 'nowhere (no spool: they are dropped)'} until it is back`);
+    }
+    this.available = false;
+    this.retryMs = Math.min(30_000, Math.max(500, this.retryMs * 2));
+  }
+
+  private toSpool(jobs: Job[]): void {
+    const file = this.options.spoolFile;
+    if (file === undefined) {
+      this.drop(jobs.length);
+      return;
+    }
+    if (this.spool === undefined) {
+      mkdirSync(dirname(file), { recursive: true });
+      this.spool = createWriteStream(file, { flags: 'a' });
+      this.spool.on('error', (error) => this.options.log.error({ err: error, spool: file }, 'writing the audit spool failed'));
+    }
+    for (const job of jobs) {
+      const line = `${JSON.stringify(this.prepared(job))}\n`;
+      if (this.spoolBytes + line.length > this.options.maxSpoolBytes) {
+        this.drop(1);
+        continue;
+      }
+      this.spoolBytes += line.length;
+      this.counts.spooled++;
+      this.spool.write(line);
+    }
+    if (!this.available) this.schedule(this.retryMs);
+    else this.schedule(this.options.flushMs);
+  }
+
+  private drop(count: number): void {
+    if (count === 0) return;
+    if (this.counts.dropped === 0) this.options.log.error({ code: 'SB_AUDIT_DROPPED' }, 'SB_AUDIT_DROPPED: audit records were dropped (the store is unavailable and the spool is full or off)');
+    this.counts.dropped += count;
+  }
+
+  /** Writes the spool file to the store, in order; on success it is removed and the recorder is available again. */
+  private async replay(): Promise<void> {
+    const file = this.options.spoolFile;
+    if (file === undefined || !existsSync(file)) {
+      await this.probe();
+      return;
+    }
+    // Records arriving meanwhile go to a fresh spool: the one being replayed is moved aside first.
+    if (this.spool !== undefined) {
+      const stream = this.spool;
+      this.spool = undefined;
+      await new Promise<void>((resolve) => stream.end(resolve));
+    }
+    const replaying = `${file}.replaying`;
+    if (!existsSync(replaying)) renameSync(file, replaying);
+    const bytesAside = statSync(replaying).size;
+    try {
+      let batch: Job[] = [];
+      const lines = createInterface({ input: createReadStream(replaying, 'utf8'), crlfDelay: Infinity });
+      for await (const line of lines) {
+        if (line.length === 0) continue;
+        batch.push(JSON.parse(line) as Job);
+        if (batch.length >= this.options.batchSize) {
+          await this.write(batch);
+          this.counts.replayed += batch.length;
+          batch = [];
+        }
+      }
+      await this.write(batch);
+      this.counts.replayed += batch.length;
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    rmSync(replaying, { force: true });
+    this.spoolBytes = Math.max(0, this.spoolBytes - bytesAside);
+    this.options.log.warn({ code: 'SB_STORE_AVAILABLE', replayed: this.counts.replayed }, 'the store is available again; the spooled records were written');
+    // What was spooled while replaying is replayed next, before going back to memory.
+    if (existsSync(file) && statSync(file).size > 0) return this.replay();
+    this.available = true;
+    this.retryMs = 0;
+  }
+
+  /** Without a spool: a cheap write tells whether the store is back. */
+  private async probe(): Promise<void> {
+    try {
+      await this.options.store.appendAudit([]);
+      this.available = true;
+      this.retryMs = 0;
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /** Writes everything queued (or spools it when the store fails); waits at most `timeoutMs`. */
+  async close(timeoutMs = 5_000): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      await this.running;
+      if (this.queue.length === 0 && (this.available || this.options.spoolFile === undefined)) break;
+      if (!this.available) {
+        await this.replay();
+        if (!this.available) break;
+      }
+      this.running = this.drain();
+      await this.running;
+      this.running = undefined;
+    }
+    if (this.queue.length > 0) {
+      this.available = false;
+      this.toSpool(this.queue.splice(0));
+    }
+    clearTimeout(this.timer);
+    if (this.spool !== undefined) {
+      const stream = this.spool;
+      this.spool = undefined;
+      await new Promise<void>((resolve) => stream.end(resolve));
+    }
+  }
+}

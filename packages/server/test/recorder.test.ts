@@ -1,0 +1,141 @@
+// Records: every connection and every message in the store (SQLite here), payloads redacted, a fan-out once
+// with its recipients, nothing lost when the database is locked away for a while, revocations kept across a restart.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { definePlug, SqliteStore, z, type AuditRecord, type ServerOptions } from '@switchboard/server';
+import { startTestServer } from '@switchboard/server/testing';
+import { RawClient } from './helpers.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'sb-recorder-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+const echo = definePlug({
+  name: 'echo',
+  pushes: { 'echo.all': z.object({ n: z.number() }) },
+  messages: {
+    'echo.say': { input: z.object({ n: z.number(), password: z.string().optional() }), handler: (data) => ({ n: data.n }) },
+    'echo.all': {
+      input: z.object({ n: z.number() }),
+      handler(data, ctx) {
+        ctx.server.broadcast('echo.all', { n: data.n });
+        return {};
+      },
+    },
+  },
+});
+
+const noLimits = { rateLimit: { messagesPerSecond: 0 }, perAddress: { messagesPerSecond: 0, connectionsPerSecond: 0 } };
+
+function options(file: string, extra: Partial<ServerOptions> = {}): ServerOptions {
+  return { plugs: [echo], limits: noLimits, node: 'test-node', store: new SqliteStore({ file, busyTimeoutMs: 20 }), audit: { flushMs: 20 }, ...extra };
+}
+
+async function audit(url: string, query = ''): Promise<AuditRecord[]> {
+  const response = await fetch(`${url}/admin/audit?limit=10000${query}`);
+  assert.equal(response.status, 200);
+  return ((await response.json()) as { records: AuditRecord[] }).records;
+}
+
+async function until(check: () => Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+test('every message in and out is recorded with its connection, type, size and outcome; a fan-out once', async () => {
+  const file = join(dir, `db-${++n}.db`);
+  await using t = await startTestServer(options(file));
+  await using a = await RawClient.connect(t.wsUrl);
+  await using b = await RawClient.connect(t.wsUrl);
+  const sent = 200;
+  for (let i = 0; i < sent; i++) await a.request('echo.say', { n: i, password: 'hunter2' });
+  await b.request('echo.all', { n: 1 });
+  await a.request('nope.nothing', {});
+  await until(async () => (await audit(t.url, '&type=message.in')).length >= sent + 2, 'the inbound records');
+  const says = (await audit(t.url, '&type=message.in&messageType=echo.say'));
+  assert.equal(says.length, sent, 'one record per message received, none lost');
+  assert.deepEqual(says[0]!.data?.payload, { n: sent - 1, password: '[redacted]' });
+  assert.equal(says[0]!.outcome, 'ok');
+  assert.ok((says[0]!.size ?? 0) > 10);
+  assert.equal(new Set(says.map((record) => record.connectionId)).size, 1, 'all from the one connection');
+  const replies = await audit(t.url, '&type=message.out&messageType=echo.say');
+  assert.equal(replies.length, sent, 'one record per reply');
+  const fanouts = await audit(t.url, '&type=message.fanout&messageType=echo.all');
+  assert.equal(fanouts.length, 1, 'a broadcast is one record');
+  assert.equal(fanouts[0]!.recipients, 2);
+  const unknown = await audit(t.url, '&type=message.in&messageType=nope.nothing');
+  assert.equal(unknown[0]!.outcome, 'unknown_type');
+  const refused = await audit(t.url, '&type=message.out&messageType=nope.nothing');
+  assert.equal(refused[0]!.outcome, 'unknown_type');
+  // The admin API's own requests are audited too.
+  assert.ok((await audit(t.url, '&type=admin.request')).some((record) => record.data?.path === '/audit'));
+});
+
+test('connections are recorded with how they ended and their traffic', async () => {
+  const file = join(dir, `db-${++n}.db`);
+  await using t = await startTestServer(options(file));
+  const client = await RawClient.connect(t.wsUrl, { headers: { 'user-agent': 'recorder-test/1' } });
+  await client.request('echo.say', { n: 1 });
+  client.ws.close(1000, 'done');
+  await client.waitClose();
+  const history = async () => ((await (await fetch(`${t.url}/admin/connections/history`)).json()) as { connections: { userAgent: string; node: string; close?: { code: number; messagesIn: number; bytesOut: number } }[] }).connections;
+  await until(async () => (await history())[0]?.close !== undefined, 'the close record');
+  const [record] = await history();
+  assert.equal(record!.userAgent, 'recorder-test/1');
+  assert.equal(record!.node, 'test-node');
+  assert.equal(record!.close!.code, 1000);
+  assert.equal(record!.close!.messagesIn, 1);
+  assert.ok(record!.close!.bytesOut > 0);
+});
+
+test('a locked database: records wait in the spool and are all written once it is free again', async () => {
+  const file = join(dir, `db-${++n}.db`);
+  const spool = join(dir, `spool-${n}.jsonl`);
+  await using t = await startTestServer(options(file, { audit: { flushMs: 20, spool } }));
+  await using client = await RawClient.connect(t.wsUrl);
+  await client.request('echo.say', { n: 0 });
+  await until(async () => (await audit(t.url, '&messageType=echo.say&type=message.in')).length === 1, 'the first record');
+  // Another process holds the write lock: every write of the server fails (busy) until it lets go.
+  const { DatabaseSync } = await import('node:sqlite');
+  const blocker = new DatabaseSync(file);
+  blocker.exec('PRAGMA busy_timeout = 0; BEGIN EXCLUSIVE');
+  for (let i = 1; i <= 100; i++) await client.request('echo.say', { n: i });
+  await until(async () => {
+    const metrics = (await (await fetch(`${t.url}/admin/metrics`)).json()) as { audit: { storeAvailable: boolean; spoolBytes: number } };
+    return !metrics.audit.storeAvailable && metrics.audit.spoolBytes > 0;
+  }, 'the recorder to spool');
+  assert.ok(existsSync(spool));
+  blocker.exec('ROLLBACK');
+  blocker.close();
+  await until(async () => (await audit(t.url, '&messageType=echo.say&type=message.in')).length === 101, 'the spooled records written', 15_000);
+  const ns = (await audit(t.url, '&messageType=echo.say&type=message.in')).map((record) => (record.data?.payload as { n: number }).n).sort((x, y) => x - y);
+  assert.deepEqual(ns, Array.from({ length: 101 }, (_, i) => i), 'every record once');
+  const metrics = (await (await fetch(`${t.url}/admin/metrics`)).json()) as { audit: { storeAvailable: boolean; dropped: number } };
+  assert.equal(metrics.audit.storeAvailable, true);
+  assert.equal(metrics.audit.dropped, 0);
+});
+
+test('revocations and disabled users persist: a restart does not give access back', async () => {
+  const file = join(dir, `db-${++n}.db`);
+  const secret = 'a-test-secret-of-at-least-32-characters!!';
+  let t = await startTestServer(options(file, { auth: { secret } }));
+  try {
+    t.server.revoke('ada', ['call:echo.*']);
+    t.server.disableUser('mallory', 'fraud');
+    await t.close();
+    t = await startTestServer(options(file, { auth: { secret } }));
+    assert.ok(!t.server.grantsOf('ada').includes('call:echo.*'), 'the revocation survived the restart');
+    const { SignJWT } = await import('jose');
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('mallory').setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+    await assert.rejects(RawClient.connect(`${t.wsUrl}?token=${token}`), /HTTP 403/);
+    assert.ok((await audit(t.url, '&type=grants.revoke&identityId=ada')).length === 1);
+  } finally {
+    await t.close();
+  }
+});
