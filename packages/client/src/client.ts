@@ -354,7 +354,7 @@ export class Client<Api extends ApiShape = ApiShape> {
    * game.on('state', render);
    * await game.send('move', { cell: 4 });
    */
-  join<S = unknown>(target: string | { kind?: string; room?: string; create?: boolean; options?: unknown }): RoomSession<S> {
+  join<S = unknown>(target: string | { kind?: string; room?: string; create?: boolean; options?: unknown; seat?: string }): RoomSession<S> {
     const request = typeof target === 'string' ? { kind: target } : { ...target };
     const entry = new RoomEntry<S>(request, this.roomHost);
     if (this.currentState === 'closed') {

@@ -65,6 +65,11 @@ export class RoomSession<S = unknown> {
     return this.#entry.member;
   }
 
+  /** The seat token: keep it (sessionStorage) to take the same seat after a page reload with `join({ room, seat })`. */
+  get seat(): string | undefined {
+    return this.#entry.seat;
+  }
+
   /** The state as this member sees it (undefined until joined). Do not change it: the room's code does. */
   get state(): S | undefined {
     return this.#entry.state;
@@ -139,6 +144,7 @@ export class RoomEntry<S = unknown> {
   joinRequest(): Record<string, unknown> {
     this.waiting ??= [];
     if (this.id === undefined) return this.request;
+    // (After the first join: the seat and the position held.)
     const request: Record<string, unknown> = { room: this.id };
     if (this.seat !== undefined) request.seat = this.seat;
     if (this.position !== undefined) request.since = this.position;

@@ -44,7 +44,7 @@ export { BROADCAST_TOPIC, channelTopic } from './bus/bus.ts';
 export type { Bus, BusMessage, BusListener } from './bus/bus.ts';
 export type { Transport, TransportSocket, TransportHandlers, TransportOptions, PreparedFrame } from './transport/transport.ts';
 export { createWsTransport } from './transport/ws-transport.ts';
-export { jsonCodec, createJsonCodec, MAX_JSON_DEPTH, ErrorCode, CloseCode } from '@switchboard/protocol';
+export { jsonCodec, createJsonCodec, MAX_JSON_DEPTH, ErrorCode, CloseCode, ROOM_ID_PATTERN, ROOM_KIND_PATTERN, RESOURCE_NAME_PATTERN } from '@switchboard/protocol';
 export type { Codec, Envelope, JsonCodecOptions } from '@switchboard/protocol';
 export { z } from 'zod';
 // back-end contracts

@@ -52,6 +52,13 @@ function counterPlug(extra: Record<string, unknown> = {}, version = '1') {
           return {};
         },
       },
+      shoutThenFail: {
+        input: z.object({}),
+        handler(_data, ctx) {
+          ctx.room.broadcast('shout', { text: 'never sent' });
+          throw new Error('after the broadcast');
+        },
+      },
       shout: {
         input: z.object({ text: z.string() }),
         handler({ text }, ctx) {
@@ -123,7 +130,7 @@ test('join-or-create, state as a snapshot then patches, replies, and room messag
   assert.equal((await a.request('$room.join', {})).error?.code, 'invalid_payload');
   // The manifest lists the kind and its messages.
   const manifest = (await (await fetch(`${t.url}/admin/manifest`)).json()) as { rooms: { kind: string; access: string; messages: { type: string }[] }[] };
-  assert.deepEqual(manifest.rooms.map((room) => [room.kind, room.access, room.messages.map((m) => m.type)]), [['counter', 'public', ['add', 'boom', 'arm', 'shout']]]);
+  assert.deepEqual(manifest.rooms.map((room) => [room.kind, room.access, room.messages.map((m) => m.type)]), [['counter', 'public', ['add', 'boom', 'arm', 'shoutThenFail', 'shout']]]);
 });
 
 test('many rooms at once keep their own state; a full room and onJoin refuse with their codes', async () => {
@@ -174,7 +181,10 @@ test('a handler that throws is reported to its sender and changes nothing; the r
   await send(a, room, 'add', { by: 2 });
   const failed = await send(a, room, 'boom', {});
   assert.equal(failed.error?.code, 'handler_error');
+  // What a failing handler sent is dropped with its state change.
+  assert.equal((await send(a, room, 'shoutThenFail', {})).error?.code, 'handler_error');
   assert.deepEqual((await send(a, room, 'add', { by: 1 })).data, { count: 3 });
+  assert.equal(a.received.some((e) => e.type === '$room.message'), false, 'no message from the failed handler');
 });
 
 test('a timer that fails restarts the instance from its last good state; past the restart limit it stops and members are told', async () => {

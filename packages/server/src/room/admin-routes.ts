@@ -8,6 +8,7 @@ const STATUS: Record<string, number> = {
   [ErrorCode.invalidPayload]: 400,
   [ErrorCode.unknownRoom]: 404,
   [ErrorCode.limitExceeded]: 429,
+  [ErrorCode.conflict]: 409,
 };
 
 function idOf(request: AdminRequest): string | undefined {

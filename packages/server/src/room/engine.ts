@@ -80,6 +80,8 @@ export class InlineEngine implements RoomEngine {
   private nextTimer = 1;
   private tail: Promise<unknown> | undefined;
   private stopped = false;
+  /** Messages the running task sent: they go out after its state change, and not at all if it fails. */
+  private outbox: (() => void)[] | undefined = undefined;
   private readonly sink: EngineSink;
   private readonly owner: CodeOwner;
   private readonly taskTimeoutMs: number;
@@ -200,9 +202,17 @@ export class InlineEngine implements RoomEngine {
   private run<T>(task: (ctx: RoomContext<unknown>) => MaybePromise<T>, kind: 'handler' | 'callback'): MaybePromise<T> {
     if (this.stopped) throw new MessageError(ErrorCode.unknownRoom, 'the room has ended');
     const ctx: RoomContext<unknown> = { state: structuredClone(this.state), room: this.api };
+    const outbox: (() => void)[] = [];
+    this.outbox = outbox;
     const failed = (error: unknown): never => {
+      this.outbox = undefined;
       if (kind === 'callback' && !this.stopped) this.sink.fault(error);
       throw error;
+    };
+    const succeeded = (): void => {
+      this.outbox = undefined;
+      this.commit(ctx.state);
+      for (const send of outbox) send();
     };
     let result: MaybePromise<T>;
     try {
@@ -211,7 +221,7 @@ export class InlineEngine implements RoomEngine {
       return failed(error);
     }
     if (!isThenable(result)) {
-      this.commit(ctx.state);
+      succeeded();
       return result;
     }
     let timer: NodeJS.Timeout | undefined;
@@ -222,7 +232,7 @@ export class InlineEngine implements RoomEngine {
     return Promise.race([result, deadline]).then(
       (value) => {
         clearTimeout(timer);
-        if (!this.stopped) this.commit(ctx.state);
+        if (!this.stopped) succeeded();
         return value;
       },
       (error: unknown) => {
@@ -268,8 +278,8 @@ export class InlineEngine implements RoomEngine {
       id,
       kind,
       members: () => [...this.members.values()],
-      send: (memberId, type, data) => this.sink.send(memberId, type, data ?? null),
-      broadcast: (type, data, options) => this.sink.broadcast(type, data ?? null, options?.except),
+      send: (memberId, type, data) => this.later(() => this.sink.send(memberId, type, data ?? null)),
+      broadcast: (type, data, options) => this.later(() => this.sink.broadcast(type, data ?? null, options?.except)),
       setTimeout: timer(false),
       setInterval: timer(true),
       clearTimer: (timerId) => {
@@ -286,6 +296,12 @@ export class InlineEngine implements RoomEngine {
       // After the task that asked for it: its own changes reach the members first.
       close: (message) => queueMicrotask(() => this.sink.close(message)),
     };
+  }
+
+  /** Inside a task: after its state change (dropped if it fails); outside one: now. */
+  private later(send: () => void): void {
+    if (this.outbox !== undefined) this.outbox.push(send);
+    else send();
   }
 
   private clearTimers(): void {

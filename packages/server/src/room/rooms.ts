@@ -184,7 +184,7 @@ export class Rooms implements Feature {
   async create(kindName: string, options: unknown, id: string = newRoomId()): Promise<RoomInstance> {
     const kind = this.kind(kindName);
     if (!ROOM_ID_PATTERN.test(id)) throw new MessageError(ErrorCode.invalidPayload, 'a room id is 1 to 64 of A-Z a-z 0-9 _ -');
-    if (this.instances.has(id)) throw new MessageError(ErrorCode.invalidPayload, `room ${id} exists`);
+    if (this.instances.has(id)) throw new MessageError(ErrorCode.conflict, `room ${id} exists`, { room: id });
     if (this.instances.size >= this.options.maxInstances) {
       throw new MessageError(ErrorCode.limitExceeded, `this server runs ${this.options.maxInstances} rooms, its limit`, { limit: 'rooms.maxInstances' });
     }
