@@ -33,7 +33,7 @@ import { FeatureList, type Feature } from './feature.ts';
 import { registerGrantRoutes } from './auth/admin-routes.ts';
 import { GrantStore } from './grants/store.ts';
 import { Metrics } from './metrics.ts';
-import { Faults, runAs, type CodeOwner } from './observe/faults.ts';
+import { FaultCode, Faults, runAs, type CodeOwner } from './observe/faults.ts';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.ts';
 import { InFlight } from './pipeline/drain.ts';
 import { Inbound, toIssues } from './pipeline/inbound.ts';
@@ -236,7 +236,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   let persisting: Promise<unknown> = Promise.resolve();
   const persist = (what: string, write: (store: Store) => Promise<unknown>): void => {
     if (store === undefined) return;
-    persisting = persisting.then(() => write(store)).catch((error: unknown) => log.error({ err: error, code: 'SB_STORE_UNAVAILABLE', what }, `persisting ${what} failed`));
+    persisting = persisting.then(() => write(store)).catch((error: unknown) => log.error({ err: error, code: FaultCode.storeUnavailable, what }, `persisting ${what} failed`));
   };
   grantStore.persist = {
     saved: (identityId, record) => persist('runtime grants', (s) => s.saveGrants({ identityId, ...record, updatedAt: Date.now() })),

@@ -26,6 +26,12 @@ export const FaultCode = {
   handlerTimeout: 'SB_HANDLER_TIMEOUT',
   /** A room instance's code failed outside a handler: restarted from its last good state, or stopped past its restart limit. */
   roomFault: 'SB_ROOM_FAULT',
+  /** The store refused a write: records go to the spool until it answers again. */
+  storeUnavailable: 'SB_STORE_UNAVAILABLE',
+  /** The store answers again: the spooled records were written. */
+  storeAvailable: 'SB_STORE_AVAILABLE',
+  /** Audit records were dropped: the store was away and the spool full or off. */
+  auditDropped: 'SB_AUDIT_DROPPED',
 } as const;
 
 /** Whose code is running: a plug version (or the protocol); route owners are these. */

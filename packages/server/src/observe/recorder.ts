@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import type { AuditEntry, ConnectionClose, ConnectionOpen, Store } from '../store/store.ts';
+import { FaultCode } from './faults.ts';
 
 /** What the recorder keeps of payloads, and what it hides. */
 export interface RedactOptions {
@@ -205,7 +206,7 @@ export class Recorder {
   private fail(error: unknown): void {
     this.counts.failures++;
     if (this.available) {
-      this.options.log.error({ err: error, code: 'SB_STORE_UNAVAILABLE', spool: this.options.spoolFile }, `SB_STORE_UNAVAILABLE: the store refused a write; records go to ${this.options.spoolFile ?? 'nowhere (no spool: they are dropped)'} until it is back`);
+      this.options.log.error({ err: error, code: FaultCode.storeUnavailable, spool: this.options.spoolFile }, `SB_STORE_UNAVAILABLE: the store refused a write; records go to ${this.options.spoolFile ?? 'nowhere (no spool: they are dropped)'} until it is back`);
     }
     this.available = false;
     this.retryMs = Math.min(30_000, Math.max(500, this.retryMs * 2));
@@ -238,7 +239,7 @@ export class Recorder {
 
   private drop(count: number): void {
     if (count === 0) return;
-    if (this.counts.dropped === 0) this.options.log.error({ code: 'SB_AUDIT_DROPPED' }, 'SB_AUDIT_DROPPED: audit records were dropped (the store is unavailable and the spool is full or off)');
+    if (this.counts.dropped === 0) this.options.log.error({ code: FaultCode.auditDropped }, 'SB_AUDIT_DROPPED: audit records were dropped (the store is unavailable and the spool is full or off)');
     this.counts.dropped += count;
   }
 
@@ -278,7 +279,7 @@ export class Recorder {
     }
     rmSync(replaying, { force: true });
     this.spoolBytes = Math.max(0, this.spoolBytes - bytesAside);
-    this.options.log.warn({ code: 'SB_STORE_AVAILABLE', replayed: this.counts.replayed }, 'the store is available again; the spooled records were written');
+    this.options.log.warn({ code: FaultCode.storeAvailable, replayed: this.counts.replayed }, 'the store is available again; the spooled records were written');
     // What was spooled while replaying is replayed next, before going back to memory.
     if (existsSync(file) && statSync(file).size > 0) return this.replay();
     this.available = true;
