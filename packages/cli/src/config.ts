@@ -269,3 +269,86 @@ export async function resolveSettings(input: {
 
   return { port, host, plugs, public: publicDir, watch, logLevel, configFile, server };
 }
+
+/** A running server of the project, as the commands that talk to one (`switchboard rooms`) reach it. */
+export interface ServerTarget {
+  /** The server's base URL, without a trailing slash: `http://127.0.0.1:3000`. */
+  url: string;
+  /** The admin API's prefix on it: the config file's `adminPath`, or `/admin`. */
+  adminPath: string;
+  /** The bearer token for the admin API, when one was given. */
+  adminToken: string | undefined;
+  /** Whether the URL came from `--url` (rather than the host and port settings), for the hints in messages. */
+  urlFromFlag: boolean;
+}
+
+/** What the talking commands accept (strings, unvalidated). */
+export interface TargetFlags {
+  url?: string;
+  'admin-token'?: string;
+  config?: string;
+}
+
+function parseServerUrl(value: unknown, source: string): string {
+  const text = parseText(value, source).trim();
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`${source}: expected the server's URL, as in http://127.0.0.1:3000, got ${JSON.stringify(value)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`${source}: expected an http:// or https:// URL (the server's HTTP address, not its WebSocket one), got ${JSON.stringify(value)}`);
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/** A host to connect to: a server listening on every interface is reached on this machine's loopback. */
+function connectHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::' || host === '[::]') return '[::1]';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+/**
+ * Where the project's running server answers, for commands that talk to it: `--url`, or else the host and
+ * port it serves on by the same precedence as `dev` (PORT and HOST, then the config file, then
+ * http://127.0.0.1:3000). The admin token comes from `--admin-token`, then SWITCHBOARD_ADMIN_TOKEN, then the
+ * config file's `adminToken`; the admin path from the config file's `adminPath`.
+ *
+ * @example
+ * const target = await resolveServerTarget({ url: 'http://127.0.0.1:3002' }, process.env, process.cwd());
+ */
+export async function resolveServerTarget(flags: TargetFlags, env: NodeJS.ProcessEnv, cwd: string): Promise<ServerTarget> {
+  const configFile = findConfigFile(flags.config, env, cwd);
+  const fileConfig = configFile ? await loadConfigFile(configFile) : {};
+  const from = sourcesFor(env, cwd, configFile);
+  let url: string;
+  if (flags.url !== undefined) {
+    url = parseServerUrl(flags.url, '--url');
+  } else {
+    const portSources = [from.env(ENV.port), from.config('port', fileConfig.port)];
+    const port = pick(portSources, (value, source) => parsePort(value, source.name), () => DEFAULTS.port);
+    const host = pick([from.env(ENV.host), from.config('host', fileConfig.host)], (value, source) => parseText(value, source.name), () => DEFAULTS.host);
+    if (port === 0) {
+      const source = portSources.find((candidate) => candidate.value !== undefined)?.name ?? 'port';
+      throw new UsageError(`${source} is 0 (a free port, picked when the server starts): pass --url with the address the server printed`);
+    }
+    url = `http://${connectHost(host)}:${port}`;
+  }
+  const adminPath = pick(
+    [from.config('adminPath', fileConfig.adminPath)],
+    (value, source) => {
+      const path = parseText(value, source.name);
+      if (!path.startsWith('/')) throw new UsageError(`${source.name}: expected a path starting with "/", got ${JSON.stringify(value)}`);
+      return path.replace(/\/+$/, '');
+    },
+    () => '/admin',
+  );
+  const adminToken = pick(
+    [from.flag('--admin-token', flags['admin-token']), from.env(ENV.adminToken), from.config('adminToken', fileConfig.adminToken)],
+    (value, source) => parseText(value, source.name),
+    () => undefined,
+  );
+  return { url, adminPath, adminToken, urlFromFlag: flags.url !== undefined };
+}
