@@ -7,13 +7,14 @@ import type { Command, CommandContext } from './command.ts';
 import { addCommand } from './commands/add.ts';
 import { initCommand } from './commands/init.ts';
 import { roomsCommand } from './commands/rooms.ts';
+import { auditCommand } from './commands/audit.ts';
 import { devCommand, serve, SERVE_OPTIONS, startCommand } from './commands/serve.ts';
 import { testCommand } from './commands/test.ts';
 import type { ServeFlags } from './config.ts';
 import { displayPath } from './display.ts';
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [initCommand, devCommand, startCommand, addCommand, testCommand, roomsCommand];
+export const COMMANDS: readonly Command[] = [initCommand, devCommand, startCommand, addCommand, testCommand, roomsCommand, auditCommand];
 
 function version(): string {
   // The single executable (packages/cli/sea) carries this package.json as an asset.

@@ -11,11 +11,11 @@ test('--help, -h and "help <command>" for the program and every command', async 
   await using dir = await tempDir();
   const main = await runCli(['--help'], { cwd: dir.path });
   assert.equal(main.code, 0);
-  for (const command of ['init', 'dev', 'start', 'add', 'test', 'rooms', 'help']) assert.match(main.stdout, new RegExp(`^  ${command}\\b`, 'm'));
+  for (const command of ['init', 'dev', 'start', 'add', 'test', 'rooms', 'audit', 'help']) assert.match(main.stdout, new RegExp(`^  ${command}\\b`, 'm'));
   assert.equal(main.stderr, '');
 
   await Promise.all(
-    ['init', 'dev', 'start', 'add', 'test', 'rooms'].map(async (command) => {
+    ['init', 'dev', 'start', 'add', 'test', 'rooms', 'audit'].map(async (command) => {
       const long = await runCli([command, '--help'], { cwd: dir.path });
       assert.equal(long.code, 0, `${command} --help`);
       assert.match(long.stdout, new RegExp(`^Usage: switchboard ${command}\\b`), `${command} --help`);

@@ -1,10 +1,8 @@
 // `switchboard rooms list|create|inspect|close`: the room instances of a running server, over its admin HTTP API.
-import { CommandError, UsageError, type ParsedArgs } from '../args.ts';
+import { UsageError, type ParsedArgs } from '../args.ts';
 import type { Command, CommandContext } from '../command.ts';
-import type { ServerTarget, TargetFlags } from '../config.ts';
-
-/** How long the server has to answer one admin request. */
-const REQUEST_TIMEOUT_MS = 10_000;
+import type { TargetFlags } from '../config.ts';
+import { AdminClient, json, table, time } from './admin-client.ts';
 
 /** A room instance as `GET /admin/rooms` describes it (the server's RoomInfo). */
 interface RoomInfo {
@@ -76,86 +74,8 @@ function parseOptions(text: string | undefined): { given: boolean; value: unknow
   }
 }
 
-/** The admin API of one server: requests with its token, and every failure turned into a CommandError. */
-class AdminClient {
-  private readonly target: ServerTarget;
-  private readonly program: string;
-
-  constructor(target: ServerTarget, program: string) {
-    this.target = target;
-    this.program = program;
-  }
-
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const url = `${this.target.url}${this.target.adminPath}${path}`;
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.target.adminToken !== undefined) headers.authorization = `Bearer ${this.target.adminToken}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
-    try {
-      response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-    } catch (error) {
-      throw this.unreachable(error);
-    }
-    const text = await response.text();
-    let parsed: unknown;
-    try {
-      parsed = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    if (response.ok && parsed !== undefined) return parsed as T;
-    const failure = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-    if (typeof failure?.code !== 'string') {
-      const how = this.target.urlFromFlag ? 'Check --url.' : 'Pass --url with its address.';
-      throw new CommandError(`${method} ${url} answered HTTP ${response.status}, not as the Switchboard admin API does: is a Switchboard server there? ${how}`);
-    }
-    const message = typeof failure.message === 'string' ? failure.message : '';
-    throw new CommandError(`the server refused: ${failure.code}: ${message} (HTTP ${response.status})${this.hint(failure.code, response.status)}`);
-  }
-
-  private unreachable(error: unknown): CommandError {
-    const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
-    const name = (error as { name?: unknown }).name;
-    if (name === 'TimeoutError' || name === 'AbortError') {
-      return new CommandError(`the server at ${this.target.url} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`);
-    }
-    const why = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : (error as Error).message;
-    const how = this.target.urlFromFlag ? 'Check --url.' : `Start it with "${this.program} dev", or pass --url with its address.`;
-    return new CommandError(`cannot reach a server at ${this.target.url} (${why}): is it running? ${how}`);
-  }
-
-  private hint(code: string, status: number): string {
-    if (code === 'unauthorized') {
-      return this.target.adminToken === undefined
-        ? '\n  The server has an admin token: set SWITCHBOARD_ADMIN_TOKEN (or pass --admin-token).'
-        : '\n  The admin token given is not the server\'s.';
-    }
-    if (code === 'forbidden' && status === 403) return '\n  Without an adminToken set, a server answers its admin API on its own machine only.';
-    if (code === 'not_found') return `\n  The server has no ${this.target.adminPath}/rooms: check --url, the config file's adminPath, and that the server has rooms.`;
-    return '';
-  }
-}
-
-// ---------------------------------------------------------------- output
-
-function json(value: unknown): string {
-  return `${JSON.stringify(value, null, 2)}\n`;
-}
-
-/** `2025-01-31T09:30:00.123Z` → `2025-01-31 09:30:00Z`. */
-function time(iso: string): string {
-  return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
-}
-
 function membersCell(room: RoomInfo): string {
   return `${room.members.filter((member) => member.present).length}/${room.members.length}`;
-}
-
-/** Columns padded to their widest cell; the last one is not padded. */
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ')).join('\n') + '\n';
 }
 
 function describe(room: RoomInfo & { state?: unknown }): string {
@@ -181,7 +101,7 @@ async function run(args: ParsedArgs, ctx: CommandContext): Promise<number> {
   const options = parseOptions(flags.options);
   // Loaded here so that argument errors answer without loading the server (config files import it).
   const { resolveServerTarget } = await import('../config.ts');
-  const admin = new AdminClient(await resolveServerTarget(flags, ctx.env, ctx.cwd), ctx.program);
+  const admin = new AdminClient(await resolveServerTarget(flags, ctx.env, ctx.cwd), ctx.program, 'rooms');
   const out = flags.json === true ? (value: unknown, _text: string) => ctx.out(json(value)) : (_value: unknown, text: string) => ctx.out(text);
   switch (subcommand) {
     case 'list': {
