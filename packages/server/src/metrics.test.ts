@@ -1,8 +1,8 @@
-// The metrics table stays bounded whatever types a client sends: extra types share the `(other)` entry.
+// The metrics table stays bounded whatever types a client sends: extra types share the `(other)` entry; sizes and error codes too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { MAX_METRIC_TYPES, MetricLabel, Metrics } from './metrics.ts';
+import { MAX_ERROR_CODES, MAX_METRIC_TYPES, MetricLabel, Metrics, SIZE_BUCKETS } from './metrics.ts';
 
 const randomType = () => `t.${randomBytes(8).toString('hex')}`;
 
@@ -57,4 +57,28 @@ test('a type named __proto__ is an ordinary key in the snapshot', () => {
   assert.equal(Object.getPrototypeOf(snapshot), Object.prototype);
   assert.deepEqual(Object.keys(snapshot), ['__proto__']);
   assert.equal(JSON.parse(JSON.stringify(snapshot)).__proto__.inbound.count, 1);
+});
+
+test('payload sizes are counted per direction in their buckets, a fan-out once per recipient', () => {
+  const metrics = new Metrics();
+  metrics.inbound('chat.send', 10);
+  metrics.inbound('chat.send', 64);
+  metrics.inbound('chat.send', 65);
+  metrics.outbound('chat.message', 5000, 3);
+  const { inbound, outbound } = metrics.sizes;
+  assert.deepEqual([inbound.count, inbound.sum], [3, 139]);
+  assert.equal(inbound.buckets[SIZE_BUCKETS.indexOf(64)], 2, '10 and 64 bytes are in the 64-byte bucket');
+  assert.equal(inbound.buckets[SIZE_BUCKETS.indexOf(256)], 1);
+  assert.deepEqual([outbound.count, outbound.sum, outbound.buckets[SIZE_BUCKETS.indexOf(16384)]], [3, 15000, 3]);
+  metrics.inbound('huge', 5 * 1024 * 1024);
+  assert.equal(inbound.buckets.at(-1), 1, 'past the last bound: the +Inf bucket');
+});
+
+test('error codes are counted, at most MAX_ERROR_CODES of them, then under (other)', () => {
+  const metrics = new Metrics();
+  for (let i = 0; i < MAX_ERROR_CODES + 10; i++) metrics.error(`code_${i}`);
+  metrics.error('code_0');
+  assert.equal(metrics.errors.size, MAX_ERROR_CODES + 1);
+  assert.equal(metrics.errors.get('code_0'), 2);
+  assert.equal(metrics.errors.get(MetricLabel.other), 10);
 });
