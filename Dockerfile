@@ -21,10 +21,12 @@ ARG APP=examples/chat
 WORKDIR /app
 COPY --from=packages /src/${APP}/ ./
 COPY --from=packages /packages/*.tgz /packages/
-# The app's own dependencies, with the @switchboard packages from the tarballs; no dev dependencies.
+# The app's own dependencies, with the @switchboard packages from the tarballs; no dev dependencies. The
+# optional back end (@switchboard/postgres, with its driver) only when the app depends on it.
 RUN npm pkg delete devDependencies \
+ && tarballs="$(node -p "const deps = require('./package.json').dependencies ?? {}; require('fs').readdirSync('/packages').filter((f) => f.endsWith('.tgz') && (!f.startsWith('switchboard-postgres-') || '@switchboard/postgres' in deps)).map((f) => '/packages/' + f).join(' ')")" \
  && for dep in $(node -p "Object.keys(require('./package.json').dependencies ?? {}).filter((n) => n.startsWith('@switchboard/')).join(' ')"); do npm pkg delete "dependencies.$dep"; done \
- && npm install --omit=dev --no-fund --no-audit /packages/*.tgz \
+ && npm install --omit=dev --no-fund --no-audit $tarballs \
  && rm -rf test .tmp
 
 FROM node:${NODE_VERSION}-bookworm-slim

@@ -7,12 +7,12 @@
 //
 //   node scripts/pack.ts [--out DIR]   (default .tmp/packages)
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The packages users install, in dependency order. */
-export const PUBLIC_PACKAGES = ['protocol', 'server', 'client', 'cli'] as const;
+export const PUBLIC_PACKAGES = ['protocol', 'server', 'client', 'cli', 'postgres'] as const;
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
@@ -36,6 +36,26 @@ export function publishedManifest(manifest: Manifest): Manifest {
     else published[key] = value;
   }
   return published;
+}
+
+/**
+ * Copies the files of a package's `src` that are not TypeScript (the admin page's HTML, CSS and JavaScript)
+ * into `dist` at the same place: `tsc -b` emits only what it compiles. Returns the copied paths.
+ */
+export function copyAssets(packageDir: string): string[] {
+  const src = join(packageDir, 'src');
+  const dist = join(packageDir, 'dist');
+  if (!existsSync(src)) return [];
+  const copied: string[] = [];
+  for (const entry of readdirSync(src, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || entry.name.endsWith('.ts')) continue;
+    const from = join(entry.parentPath, entry.name);
+    const to = join(dist, relative(src, from));
+    mkdirSync(dirname(to), { recursive: true });
+    cpSync(from, to);
+    copied.push(to);
+  }
+  return copied;
 }
 
 /** Copies what `files` lists (with `!` exclusions) from a package folder into the staging folder. */
@@ -69,6 +89,7 @@ export function pack(options: { out?: string; build?: boolean } = {}): { staged:
   for (const name of PUBLIC_PACKAGES) {
     const source = join(root, 'packages', name);
     const manifest = JSON.parse(readFileSync(join(source, 'package.json'), 'utf8')) as Manifest;
+    copyAssets(source); // tsc emits no HTML, CSS or JavaScript assets
     const target = join(out, 'staged', name);
     stage(source, target, manifest);
     staged.push(target);

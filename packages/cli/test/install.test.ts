@@ -4,6 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -121,6 +122,9 @@ test('every package passes publint and are-the-types-wrong (ESM only)', async ()
   assert.match(listing, /package\/dist\/index\.d\.ts\n/);
   assert.match(listing, /package\/dist\/testing\/bus-contract\.js\n/);
   assert.doesNotMatch(listing, /package\/src\/|\.test\.|tsbuildinfo/);
+  const postgres = await sh('tar', ['-tzf', tarballs.find((file) => file.includes('switchboard-postgres-'))!], work);
+  assert.match(postgres, /package\/dist\/postgres-store\.js\n/);
+  assert.doesNotMatch(postgres, /package\/src\/|package\/test\/|tsbuildinfo/);
 });
 
 test('a new project outside the repository installs the tarballs, and every step of its README works', async () => {
@@ -128,7 +132,9 @@ test('a new project outside the repository installs the tarballs, and every step
   const home = join(work, 'home');
   await mkdir(home);
   await sh(npm, ['init', '-y'], home);
-  await sh(npm, ['install', ...tarballs], home);
+  // Everything but the optional back ends (@switchboard/postgres): the quick start never installs a database driver.
+  const quickStart = tarballs.filter((file) => !file.includes('switchboard-postgres-'));
+  await sh(npm, ['install', ...quickStart], home);
   const created = await sh(npx, ['@switchboard/cli', 'init', 'my-app'], home);
   assert.match(created, /cd \.\/my-app/);
   const app = join(home, 'my-app');
@@ -139,9 +145,10 @@ test('a new project outside the repository installs the tarballs, and every step
   assert.deepEqual(commands, ['npm install', 'npm run dev', 'npx @switchboard/cli add plug rooms', 'npm test', 'npm run typecheck', 'npm start'], readme);
 
   // Stand-in for the registry until the packages are published: the same tarballs, into the project.
-  await sh(npm, ['install', ...tarballs], app);
+  await sh(npm, ['install', ...quickStart], app);
   // npm install
   await sh(npm, ['install'], app);
+  assert.equal(existsSync(join(app, 'node_modules', 'postgres')), false, 'no PostgreSQL driver in a new app');
 
   // npm run dev (PORT=0: a free port)
   const dev = await serve(npm, ['run', 'dev'], app);

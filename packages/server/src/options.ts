@@ -10,6 +10,7 @@ import { HOOK_NAMES, type AnyPlug, type Hooks } from './plug/define.ts';
 import type { AuthOptions } from './auth/options.ts';
 import { addressLimitsSchema } from './connection/address-limits.ts';
 import { FaultPolicy } from './observe/faults.ts';
+import { compileFormat } from './observe/access-log.ts';
 import { DevErrorCode, SwitchboardError } from './errors.ts';
 
 /** A generated file the server serves; `load` runs once, on the first request. */
@@ -141,6 +142,24 @@ const auditSchema = z.strictObject({
   retentionMs: z.number().int().min(0).default(30 * 24 * 3_600_000),
 });
 
+const accessLogSchema = z.strictObject({
+  /** The file lines are appended to; reopened by `server.reopenLogs()` (SIGUSR1 under `handleSignals()`). Default: stdout. */
+  file: z.string().min(1).optional(),
+  /** The line's template, with nginx variable names (docs/configuration.md#access-log). Default: nginx `combined`. */
+  format: z
+    .string()
+    .min(1)
+    .optional()
+    .superRefine((format, ctx) => {
+      if (format === undefined) return;
+      try {
+        compileFormat(format);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      }
+    }),
+});
+
 // auth is checked in detail by resolveAuthOptions (keys, algorithms, grants); here only its keys are known.
 const AUTH_KEYS = [
   'secret',
@@ -185,6 +204,10 @@ export const optionsSchema = z.strictObject({
   adminToken: z.string().min(16, 'adminToken must be at least 16 characters').optional(),
   /** Health check for load balancers and orchestrators: 200 while serving, 503 while shutting down; false turns it off. */
   healthPath: z.union([z.string().startsWith('/'), z.literal(false)]).default('/healthz'),
+  /** Prometheus metrics (text exposition format), protected like the admin API; false turns it off. */
+  metricsPath: z.union([z.string().startsWith('/'), z.literal(false)]).default('/metrics'),
+  /** One line per HTTP request and WebSocket upgrade (nginx `combined` by default), to a file or stdout; off by default. */
+  accessLog: z.union([accessLogSchema, z.literal(false)]).default(false),
   /** Folder of static files to serve, or false. */
   public: z.union([z.string().min(1), z.literal(false)]).default(false),
   /** A folder of plug files (watched when `watch` is true), or plug objects (static mode). */

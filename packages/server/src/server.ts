@@ -33,6 +33,8 @@ import { FeatureList, type Feature } from './feature.ts';
 import { registerGrantRoutes } from './auth/admin-routes.ts';
 import { GrantStore } from './grants/store.ts';
 import { Metrics } from './metrics.ts';
+import { createTransportLogger } from './observe/logging.ts';
+import { Observability } from './observe/observability.ts';
 import { FaultCode, Faults, runAs, type CodeOwner } from './observe/faults.ts';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.ts';
 import { InFlight } from './pipeline/drain.ts';
@@ -46,6 +48,7 @@ import type { LoadedPlug } from './plug/registry.ts';
 import { PlugRegistry } from './plug/registry.ts';
 import { PlugWatcher } from './plug/watcher.ts';
 import { createAssetHandler, createStaticHandler } from './static.ts';
+import { createAdminPageHandler, registerPlugHistory } from './admin-page/serve.ts';
 import { createWsTransport } from './transport/ws-transport.ts';
 
 /** Where a listening server can be reached. */
@@ -78,8 +81,13 @@ export interface SwitchboardServer extends ServerApi {
    * connection with 1001, and force whatever is left when `timeoutMs` runs out.
    */
   close(options?: { timeoutMs?: number }): Promise<void>;
-  /** Shuts down gracefully on SIGTERM and SIGINT, then exits. Returns a function that removes the handlers. */
+  /**
+   * Shuts down gracefully on SIGTERM and SIGINT, then exits; reopens the log files on SIGUSR1 (`reopenLogs`).
+   * Returns a function that removes the handlers.
+   */
   handleSignals(): () => void;
+  /** Reopens the access log file by its name, after logrotate moved it (SIGUSR1 does this under `handleSignals`). */
+  reopenLogs(): void;
   readonly events: EventEmitter<ServerEvents>;
   readonly http: HttpServer;
   readonly options: ResolvedOptions;
@@ -98,7 +106,11 @@ function plugInfo(plug: LoadedPlug): PlugInfo {
 }
 
 function defaultLogger(): Logger {
-  return pino({ name: 'switchboard', level: process.env.SWITCHBOARD_LOG_LEVEL ?? 'info' });
+  const level = process.env.SWITCHBOARD_LOG_LEVEL ?? 'info';
+  // In production a worker thread writes the lines, so a slow stdout never blocks the event loop
+  // (observe/logging.ts); in development, plain synchronous writes: every line is out before the next statement.
+  if (process.env.NODE_ENV === 'production') return createTransportLogger({ name: 'switchboard', level });
+  return pino({ name: 'switchboard', level });
 }
 
 function delay(ms: number): Promise<void> {
@@ -464,6 +476,29 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   registerChannelRoutes(admin, channels, auth);
   registerResourceRoutes(admin, live);
   registerRoomRoutes(admin, rooms);
+  // The admin web page (admin-page/serve.ts): its shell and static files at adminPath/ (no data, so no admin
+  // check), and the plug hot-swap history it shows, GET adminPath/plugs/history (checked, like every admin route).
+  const adminPage = createAdminPageHandler(options.adminPath);
+  registerPlugHistory(admin, lifecycle.events);
+
+  // ------------------------------------------------------------ observability (observe/observability.ts): Prometheus
+  // at metricsPath (protected like the admin API), the access log, and flushing logs at shutdown.
+  const observe = new Observability({
+    options,
+    log,
+    admin,
+    sources: {
+      metrics,
+      connectionsOpen: () => lifecycle.byId.size,
+      inFlight: () => inFlight.count,
+      channels: () => channels.channels(),
+      resources: () => live.list(),
+      rooms: () => rooms.list(),
+      roomCounts: rooms.counts,
+      faults: () => ({ total: faults.total, stalls: faults.stalls }),
+      events: lifecycle.events,
+    },
+  });
 
   /** `GET /healthz`: unauthenticated, cheap, and honest — 503 as soon as shutdown begins, so traffic drains away. */
   const health = (res: ServerResponse): void => {
@@ -478,8 +513,10 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (observe.request(req, res)) return; // starts the access-log entry; answers a scrape of metricsPath
     const url = req.url ?? '/';
     if (options.healthPath !== false && (url === options.healthPath || url.startsWith(`${options.healthPath}?`))) return health(res);
+    if (adminPage(req, res)) return; // the admin page: GET adminPath, adminPath/ and adminPath/ui/…
     if (admin.matches(url)) {
       void admin.handle(req, res);
       return;
@@ -502,7 +539,17 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     );
   };
   const http = createHttpServer(onRequest);
-  transport.attach(http, { path: options.path, prefixes: [ROOM_SOCKET_PREFIX], maxPayload: limits.maxPayload, upgradeTimeoutMs: limits.upgradeTimeoutMs }, lifecycle);
+  transport.attach(
+    http,
+    {
+      path: options.path,
+      prefixes: [ROOM_SOCKET_PREFIX],
+      maxPayload: limits.maxPayload,
+      upgradeTimeoutMs: limits.upgradeTimeoutMs,
+      upgradeAnswered: observe.upgradeAnswered, // upgrades in the access log: 101, or the refusal's status
+    },
+    lifecycle,
+  );
 
   // ------------------------------------------------------------ plugs
   function announceSwap(changed: boolean): void {
@@ -615,6 +662,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
 
   async function listen(): Promise<ListenInfo> {
     if (listening) return listening;
+    await observe.start(); // opens the access log file: a path that cannot be written fails here
     await openStore();
     faults.start();
     await loadInitialPlugs();
@@ -686,6 +734,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     http.closeAllConnections();
     await httpClosed;
     log.info('server stopped');
+    await observe.close(); // the access log's and the application log's last lines are written before close resolves
   }
 
   const control = {
@@ -708,9 +757,14 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
       };
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
+      // SIGUSR1, as for nginx: reopen the log files logrotate moved. (With a listener, Node no longer starts
+      // its inspector on SIGUSR1; use --inspect for that.)
+      const onReopen = () => server.reopenLogs();
+      process.on('SIGUSR1', onReopen);
       return () => {
         process.off('SIGTERM', onSignal);
         process.off('SIGINT', onSignal);
+        process.off('SIGUSR1', onReopen);
       };
     },
     events: lifecycle.events,
@@ -723,6 +777,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     plugs: () => registry.list().map(plugInfo),
     plugsSettled: () => watcher?.idle() ?? Promise.resolve(),
     metrics: () => metrics.snapshot(),
+    reopenLogs: () => observe.reopen(),
   };
   // The server is the facade plus control: it inherits the ServerApi methods rather than forwarding them.
   const server: SwitchboardServer = Object.assign(Object.create(api) as ServerApi, control);

@@ -1,5 +1,6 @@
 // `switchboard dev` and `switchboard start`: serve a project's plugs, public folder and the browser SDK.
 import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { ParseArgsOptionsConfig } from 'node:util';
 import type { ListenInfo, SwitchboardServer } from '@switchboard/server';
 import { CommandError } from '../args.ts';
@@ -45,7 +46,7 @@ function browsableUrl(info: ListenInfo): string {
   return info.host === '0.0.0.0' || info.host === '::' ? `http://localhost:${info.port}` : info.url;
 }
 
-function banner(mode: 'dev' | 'start', info: ListenInfo, settings: Settings, server: SwitchboardServer, ctx: CommandContext, sdkPath: string): string {
+function banner(mode: 'dev' | 'start', info: ListenInfo, settings: Settings, server: SwitchboardServer, ctx: CommandContext, sdkPath: string, records: string | undefined): string {
   const url = browsableUrl(info);
   const plugs = server.plugs();
   const plugList =
@@ -60,6 +61,7 @@ function banner(mode: 'dev' | 'start', info: ListenInfo, settings: Settings, ser
     `  plugs      ${displayPath(settings.plugs, ctx.cwd)}: ${plugList}`,
     `  hot swap   ${settings.watch ? 'on: saved plug files are swapped in without a restart' : 'off'}`,
     `  admin      ${url}${server.options.adminPath}/manifest`,
+    `  records    ${records ?? 'off (no store)'}`,
   ];
   if (info.url !== url) lines.push(`  listening on every interface (${info.host})`);
   lines.push('Press Ctrl+C to stop.');
@@ -75,7 +77,7 @@ function banner(mode: 'dev' | 'start', info: ListenInfo, settings: Settings, ser
  */
 export async function serve(flags: ServeFlags, ctx: CommandContext, mode: 'dev' | 'start'): Promise<'running'> {
   // Loaded here, not at the top, so that --help and argument errors answer without loading the server.
-  const [{ createServer }, { pino }, { CLIENT_BUNDLE_PATH, clientBundleAssets }, { resolveSettings }] = await Promise.all([
+  const [{ createServer, createTransportLogger, SqliteStore }, { pino }, { CLIENT_BUNDLE_PATH, clientBundleAssets }, { resolveSettings }] = await Promise.all([
     import('@switchboard/server'),
     import('pino'),
     import('../client-bundle.ts'),
@@ -92,12 +94,25 @@ export async function serve(flags: ServeFlags, ctx: CommandContext, mode: 'dev' 
   // SWITCHBOARD_LOG_FORMAT=json|pretty overrides either.
   const format = ctx.env.SWITCHBOARD_LOG_FORMAT ?? (mode === 'dev' ? 'pretty' : 'json');
   if (format !== 'json' && format !== 'pretty') throw new CommandError(`SWITCHBOARD_LOG_FORMAT must be "json" or "pretty", got "${format}"`);
+  // JSON lines are written by a worker thread (pino.transport), so a slow stdout never blocks the event loop;
+  // the server flushes them when it stops. Pretty lines are formatted and written on the main thread: it is
+  // for a person at a terminal, at development volumes, and the single executable has no module files for
+  // a worker to load pino-pretty from.
   const log =
     format === 'pretty'
       ? pino({ name: 'switchboard', level: settings.logLevel }, (await import('pino-pretty')).default({ colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name', singleLine: true }))
-      : pino({ name: 'switchboard', level: settings.logLevel });
+      : createTransportLogger({ name: 'switchboard', level: settings.logLevel });
+  // Records (connections, the audit log, runtime grants) go to a SQLite file in the project's data folder
+  // unless the config file gives its own store, or SWITCHBOARD_STORE=off turns them off.
+  const storeOff = ['off', 'false', '0', 'no'].includes((ctx.env.SWITCHBOARD_STORE ?? '').trim().toLowerCase());
+  const dataDir = resolve(ctx.cwd, ctx.env.SWITCHBOARD_DATA ?? 'data');
+  const embedded = settings.server.store === undefined && !storeOff ? join(dataDir, 'switchboard.db') : undefined;
+  const records = settings.server.store !== undefined ? 'the store of the config file' : embedded === undefined ? undefined : `${displayPath(embedded, ctx.cwd)} (SQLite)`;
   const server = createServer({
     ...settings.server,
+    ...(embedded !== undefined
+      ? { store: new SqliteStore({ file: embedded }), audit: { spool: join(dataDir, 'audit-spool.jsonl'), ...settings.server.audit } }
+      : {}),
     host: settings.host,
     port: settings.port,
     plugs: settings.plugs,
@@ -108,7 +123,7 @@ export async function serve(flags: ServeFlags, ctx: CommandContext, mode: 'dev' 
   });
   const info = await server.listen();
   server.handleSignals();
-  ctx.out(banner(mode, info, settings, server, ctx, CLIENT_BUNDLE_PATH));
+  ctx.out(banner(mode, info, settings, server, ctx, CLIENT_BUNDLE_PATH, records));
   log.info({ url: info.url, wsUrl: info.wsUrl, plugs: server.plugs().map((plug) => plug.name), watch: settings.watch }, 'listening');
   return 'running';
 }

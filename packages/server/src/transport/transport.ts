@@ -59,6 +59,12 @@ export interface TransportOptions {
    * Default `DEFAULT_UPGRADE_TIMEOUT_MS` (5000) when undefined; 0 turns the deadline off.
    */
   upgradeTimeoutMs?: number;
+  /**
+   * Called once for every upgrade request the transport answers, for the access log: `status` 101 when the
+   * handshake completed, else the HTTP status it refused with (499 when the client went away first), with
+   * the response body's length and `Date.now()` when the request arrived. A transport may leave it uncalled.
+   */
+  upgradeAnswered?(request: IncomingMessage, status: number, bodyBytes: number, startedAt: number): void;
 }
 
 /** The upgrade deadline applied when `TransportOptions.upgradeTimeoutMs` is undefined. */

@@ -140,7 +140,9 @@ function onError(this: WebSocket, error: Error & { code?: string }): void {
 // callbacks: Node keeps timers of one duration in one list, so this is cheap.
 
 const kDeadline = Symbol('switchboard.upgradeDeadline');
-type DeadlineSocket = Duplex & { [kDeadline]?: NodeJS.Timeout };
+/** Set on a socket the deadline answered with 408, so the upgrade it was waiting on is logged as such. */
+const kTimedOut = Symbol('switchboard.upgradeTimedOut');
+type DeadlineSocket = Duplex & { [kDeadline]?: NodeJS.Timeout; [kTimedOut]?: true };
 
 function armDeadline(socket: DeadlineSocket, ms: number): void {
   socket[kDeadline] = setTimeout(onDeadline, ms, socket, ms).unref();
@@ -158,6 +160,7 @@ function clearDeadline(socket: DeadlineSocket): void {
 function onDeadline(socket: DeadlineSocket, ms: number): void {
   socket[kDeadline] = undefined;
   if (socket.destroyed) return;
+  socket[kTimedOut] = true;
   // Written, then destroyed at once: a peer that never reads must not keep the socket half-closed.
   if (socket.writable) socket.write(responseText(408, `no complete request and WebSocket handshake within ${ms} ms`));
   socket.destroy();
@@ -172,17 +175,33 @@ function onRequestHead(request: IncomingMessage): void {
   clearDeadline(request.socket);
 }
 
-function refuse(duplex: Duplex, status: number, message: string, code?: string): void {
-  if (duplex.destroyed) return;
-  duplex.end(responseText(status, message, code));
+/** How an upgrade request was answered, for `TransportOptions.upgradeAnswered`. */
+type Answered = ((status: number, bodyBytes: number) => void) | undefined;
+/** When an upgrade request arrived (`Date.now()`), kept on the request for `upgradeAnswered`. */
+const kStarted = Symbol('switchboard.upgradeStarted');
+type StartedRequest = IncomingMessage & { [kStarted]?: number };
+
+function refuse(duplex: Duplex, status: number, message: string, code?: string, answered?: Answered, headers = ''): void {
+  if (duplex.destroyed) {
+    // Nothing can be sent: the deadline answered 408 already, or the client went away (499, as nginx logs it).
+    answered?.((duplex as DeadlineSocket)[kTimedOut] ? 408 : 499, 0);
+    return;
+  }
+  const body = errorBody(message, code);
+  duplex.end(responseText(status, message, code, headers));
+  answered?.(status, Buffer.byteLength(body));
 }
 
-function responseText(status: number, message: string, code?: string): string {
+function errorBody(message: string, code?: string): string {
+  return JSON.stringify(code === undefined ? { error: message } : { error: { code, message } });
+}
+
+function responseText(status: number, message: string, code?: string, headers = ''): string {
   // With a code the body has the admin API's error shape, and the header lets clients read it without the body.
-  const body = JSON.stringify(code === undefined ? { error: message } : { error: { code, message } });
+  const body = errorBody(message, code);
   const header = code === undefined ? '' : `X-Switchboard-Error: ${code}\r\n`;
   return (
-    `HTTP/1.1 ${status} ${statusText(status)}\r\nConnection: close\r\nContent-Type: application/json\r\n${header}` +
+    `HTTP/1.1 ${status} ${statusText(status)}\r\nConnection: close\r\nContent-Type: application/json\r\n${header}${headers}` +
     `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
   );
 }
@@ -193,6 +212,7 @@ function statusText(status: number): string {
     401: 'Unauthorized',
     403: 'Forbidden',
     404: 'Not Found',
+    405: 'Method Not Allowed',
     408: 'Request Timeout',
     429: 'Too Many Requests',
     500: 'Internal Server Error',
@@ -231,18 +251,33 @@ export function createWsTransport(): Transport {
         handleProtocols: (offered) => handlers.selectProtocol(offered),
       });
       const current = wss;
-      server.on('upgrade', (request: IncomingMessage, duplex: Duplex, head: Buffer) => {
+      // Reports how each upgrade request was answered, when the server asked (its access log).
+      const upgradeAnswered = options.upgradeAnswered;
+      const answeredFor = (request: StartedRequest): Answered => {
+        if (upgradeAnswered === undefined) return undefined;
+        const startedAt = request[kStarted] ?? Date.now();
+        return (status, bodyBytes) => upgradeAnswered(request, status, bodyBytes, startedAt);
+      };
+      // A handshake ws refuses itself (a bad method or Sec-WebSocket-* header) is answered here, as every other
+      // refusal is, so that it is reported too: 405 for another method than GET, 400 otherwise.
+      current.on('wsClientError', (error: Error, duplex: Duplex, request: IncomingMessage) => {
+        const status = request.method === 'GET' ? 400 : 405;
+        refuse(duplex, status, error.message, undefined, answeredFor(request), 'Sec-WebSocket-Version: 13, 8\r\n');
+      });
+      server.on('upgrade', (request: StartedRequest, duplex: Duplex, head: Buffer) => {
+        if (upgradeAnswered !== undefined) request[kStarted] = Date.now();
         const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
         if (path !== options.path && !options.prefixes?.some((prefix) => path.startsWith(prefix) && path.length > prefix.length)) {
-          return refuse(duplex, 404, `no WebSocket endpoint at ${path}; use ${options.path}`);
+          return refuse(duplex, 404, `no WebSocket endpoint at ${path}; use ${options.path}`, undefined, answeredFor(request));
         }
         duplex.on('error', ignoreError);
         Promise.resolve(handlers.upgrade(request)).then(
           (decision) => {
-            if (!decision.ok) return refuse(duplex, decision.status, decision.message, decision.code);
-            if (duplex.destroyed) return;
+            if (!decision.ok) return refuse(duplex, decision.status, decision.message, decision.code, answeredFor(request));
+            if (duplex.destroyed) return answeredFor(request)?.((duplex as DeadlineSocket)[kTimedOut] ? 408 : 499, 0);
             current.handleUpgrade(request, duplex, head, (ws) => {
               clearDeadline(duplex);
+              answeredFor(request)?.(101, 0);
               const socketWs = ws as WsWithSocket;
               const socket = new WsSocket(socketWs, anyHandlers);
               socketWs[kSocket] = socket;
@@ -253,7 +288,7 @@ export function createWsTransport(): Transport {
               socketWs.on('error', onError);
             });
           },
-          () => refuse(duplex, 500, 'the server failed to accept the connection'),
+          () => refuse(duplex, 500, 'the server failed to accept the connection', undefined, answeredFor(request)),
         );
       });
     },

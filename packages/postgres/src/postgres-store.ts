@@ -1,0 +1,450 @@
+// The PostgreSQL store: connections, audit records and runtime grants in tables of one PostgreSQL database,
+// shared by every node of a cluster, through the `postgres` driver (porsager/postgres). Schema migrations are
+// versioned in the database itself and serialised across nodes by an advisory lock.
+import postgres from 'postgres';
+import {
+  STORE_QUERY_LIMIT,
+  type AuditEntry,
+  type AuditQuery,
+  type AuditRecord,
+  type ConnectionClose,
+  type ConnectionOpen,
+  type ConnectionQuery,
+  type ConnectionRecord,
+  type DisabledUser,
+  type GrantRecord,
+  type GrantSnapshot,
+  type Store,
+} from '@switchboard/server/store';
+
+/**
+ * The schema, one migration per version, applied in order inside one transaction; the table
+ * `switchboard_migrations` holds a row per version applied. Never edit a migration that shipped: add the next
+ * one. Every table is prefixed `switchboard_`, so the store can share a database with the app's own tables.
+ *
+ * Times are milliseconds since the Unix epoch as `double precision` (exactly what a JavaScript number holds;
+ * `to_timestamp(at / 1000)` reads one as a timestamp). Audit details are `json`, not `jsonb`: `json` keeps the
+ * text as written, so a payload with `\u0000` (which `jsonb` refuses) is stored like any other.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE switchboard_connections (
+     id text PRIMARY KEY, seq bigint GENERATED ALWAYS AS IDENTITY, node text NOT NULL, pid integer NOT NULL,
+     remote_address text NOT NULL, identity_id text, user_agent text NOT NULL, protocol text NOT NULL, codec text NOT NULL,
+     connected_at double precision NOT NULL, close_code integer, close_reason text, bytes_in bigint, bytes_out bigint,
+     messages_in bigint, messages_out bigint, closed_at double precision);
+   CREATE INDEX switchboard_connections_by_time ON switchboard_connections (connected_at DESC, seq DESC);
+   CREATE INDEX switchboard_connections_by_identity ON switchboard_connections (identity_id, connected_at DESC, seq DESC);
+   CREATE INDEX switchboard_connections_by_node ON switchboard_connections (node, connected_at DESC, seq DESC);
+   CREATE INDEX switchboard_connections_open_by_node ON switchboard_connections (node) WHERE closed_at IS NULL;
+   CREATE INDEX switchboard_connections_by_close ON switchboard_connections (closed_at) WHERE closed_at IS NOT NULL;
+   CREATE TABLE switchboard_audit (
+     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at double precision NOT NULL, type text NOT NULL, node text NOT NULL,
+     identity_id text, connection_id text, channel text, room text, resource text, message_type text, size bigint,
+     outcome text, recipients bigint, data json);
+   CREATE INDEX switchboard_audit_by_time ON switchboard_audit (at DESC, id DESC);
+   CREATE INDEX switchboard_audit_by_identity ON switchboard_audit (identity_id, at DESC, id DESC);
+   CREATE INDEX switchboard_audit_by_connection ON switchboard_audit (connection_id, at DESC, id DESC);
+   CREATE INDEX switchboard_audit_by_type ON switchboard_audit (type, at DESC, id DESC);
+   CREATE TABLE switchboard_grants (
+     identity_id text PRIMARY KEY, grant_set text[], added text[] NOT NULL, removed text[] NOT NULL, updated_at double precision NOT NULL);
+   CREATE TABLE switchboard_disabled_users (identity_id text PRIMARY KEY, reason text NOT NULL, disabled_at double precision NOT NULL);`,
+];
+
+/** The schema version this code writes. */
+export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * The advisory lock key `migrate()` holds for its transaction (`pg_advisory_xact_lock`), so that nodes
+ * starting at once migrate one after the other. Take it yourself to hold migrations back.
+ *
+ * @example
+ * await sql`SELECT pg_advisory_lock(${POSTGRES_MIGRATION_LOCK})`;
+ */
+export const POSTGRES_MIGRATION_LOCK = 0x7377_6264; // "swbd"
+
+/** The SQLSTATE the migration raises when the database is newer than this code (a code of ours: class `SB`). */
+const NEWER_SCHEMA = 'SBNEW';
+
+/**
+ * The whole migration as one statement, so one transaction, built from the constants above (no values): a
+ * PL/pgSQL block that takes the advisory lock, creates the migrations table, refuses a newer schema and
+ * applies each missing version with its row.
+ *
+ * One statement rather than BEGIN … COMMIT over several round trips: the driver crashes the process
+ * (an uncaught TypeError in its write scheduler, porsager/postgres#1208) when the server dies while it holds a
+ * transaction open, because it then writes ROLLBACK to the closed socket. So no method of this store keeps a
+ * transaction open across round trips: each is a single statement, atomic by itself.
+ */
+const MIGRATE = `DO $migrate$
+DECLARE reached integer;
+BEGIN
+  PERFORM pg_advisory_xact_lock(${POSTGRES_MIGRATION_LOCK});
+  CREATE TABLE IF NOT EXISTS switchboard_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
+  SELECT COALESCE(MAX(version), 0) INTO reached FROM switchboard_migrations;
+  IF reached > ${MIGRATIONS.length} THEN
+    RAISE EXCEPTION 'schema version % is newer than %', reached, ${MIGRATIONS.length} USING ERRCODE = '${NEWER_SCHEMA}', DETAIL = reached::text;
+  END IF;
+${MIGRATIONS.map((ddl, i) => `  IF reached < ${i + 1} THEN\n${ddl}\n  INSERT INTO switchboard_migrations (version) VALUES (${i + 1});\n  END IF;`).join('\n')}
+END
+$migrate$`;
+
+/** How `PostgresStore` reaches its database. */
+export interface PostgresStoreOptions {
+  /**
+   * A connection URL: `postgres://user:password@host:5432/database`. Query parameters go to the driver and the
+   * server: `?sslmode=require`, `?search_path=switchboard` (the schema the tables live in), …
+   */
+  url: string;
+  /** Connections in the pool, at most. Default 10. */
+  poolSize?: number;
+  /** How long connecting may take before the call that needed it rejects. Default 10,000 ms. */
+  connectTimeoutMs?: number;
+}
+
+function checkLimit(limit: number | undefined): number {
+  const value = limit ?? STORE_QUERY_LIMIT;
+  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`limit must be a positive integer, got ${value}`);
+  return value;
+}
+
+/**
+ * PostgreSQL text cannot hold U+0000: it becomes U+FFFD, so that a close reason or a name with one does not
+ * make the write fail. (Audit details keep it: JSON escapes it.)
+ */
+function text(value: string): string;
+function text(value: string | undefined): string | null;
+function text(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  return value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value;
+}
+
+/** host:port/database of a URL, without the credentials, to name the database in messages. */
+function describe(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `PostgreSQL database ${parsed.hostname}${parsed.port ? `:${parsed.port}` : ''}${parsed.pathname}`;
+  } catch {
+    return 'the PostgreSQL database';
+  }
+}
+
+/** The driver's reconnect delay (seconds) after `retries` failed attempts: at most 2 s, so a call during an outage fails fast. */
+function backoff(retries: number): number {
+  return (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** retries, 2);
+}
+
+interface ConnectionRow {
+  id: string;
+  node: string;
+  pid: number;
+  remote_address: string;
+  identity_id: string | null;
+  user_agent: string;
+  protocol: string;
+  codec: string;
+  connected_at: number;
+  close_code: number | null;
+  close_reason: string | null;
+  bytes_in: string | null;
+  bytes_out: string | null;
+  messages_in: string | null;
+  messages_out: string | null;
+  closed_at: number | null;
+}
+
+interface AuditRow {
+  id: string;
+  at: number;
+  type: string;
+  node: string;
+  identity_id: string | null;
+  connection_id: string | null;
+  channel: string | null;
+  room: string | null;
+  resource: string | null;
+  message_type: string | null;
+  size: string | null;
+  outcome: string | null;
+  recipients: string | null;
+  data: Record<string, unknown> | null;
+}
+
+interface GrantRow {
+  identity_id: string;
+  grant_set: string[] | null;
+  added: string[];
+  removed: string[];
+  updated_at: number;
+}
+
+interface DisabledRow {
+  identity_id: string;
+  reason: string;
+  disabled_at: number;
+}
+
+function connectionOf(row: ConnectionRow): ConnectionRecord {
+  const record: ConnectionRecord = {
+    id: row.id,
+    node: row.node,
+    pid: row.pid,
+    remoteAddress: row.remote_address,
+    userAgent: row.user_agent,
+    protocol: row.protocol,
+    codec: row.codec,
+    connectedAt: row.connected_at,
+  };
+  if (row.identity_id !== null) record.identityId = row.identity_id;
+  if (row.closed_at !== null) {
+    record.close = {
+      code: Number(row.close_code),
+      reason: row.close_reason ?? '',
+      bytesIn: Number(row.bytes_in),
+      bytesOut: Number(row.bytes_out),
+      messagesIn: Number(row.messages_in),
+      messagesOut: Number(row.messages_out),
+      closedAt: row.closed_at,
+    };
+  }
+  return record;
+}
+
+function auditOf(row: AuditRow): AuditRecord {
+  const record: AuditRecord = { at: row.at, type: row.type, node: row.node, id: Number(row.id) };
+  if (row.identity_id !== null) record.identityId = row.identity_id;
+  if (row.connection_id !== null) record.connectionId = row.connection_id;
+  if (row.channel !== null) record.channel = row.channel;
+  if (row.room !== null) record.room = row.room;
+  if (row.resource !== null) record.resource = row.resource;
+  if (row.message_type !== null) record.messageType = row.message_type;
+  if (row.size !== null) record.size = Number(row.size);
+  if (row.outcome !== null) record.outcome = row.outcome;
+  if (row.recipients !== null) record.recipients = Number(row.recipients);
+  if (row.data !== null) record.data = row.data;
+  return record;
+}
+
+/** The PostgreSQL error code of a driver error (`23505`: unique violation), if it is one. */
+function sqlState(error: unknown): string | undefined {
+  return error instanceof postgres.PostgresError ? error.code : undefined;
+}
+
+/**
+ * A store in a PostgreSQL database, shared by every node of a cluster: `switchboard_*` tables, created and
+ * upgraded by `migrate()`. Every value goes to the server as a query parameter, never as SQL text. The pool
+ * connects on the first call and reconnects by itself after the server went away: calls made while it is
+ * unreachable reject (within `connectTimeoutMs`), later ones work again.
+ *
+ * @example
+ * import { PostgresStore } from '@switchboard/postgres';
+ *
+ * const store = new PostgresStore({ url: process.env.DATABASE_URL!, poolSize: 10 });
+ * await store.migrate();
+ * await store.appendAudit([{ at: Date.now(), type: 'auth.failed', node: 'n1' }]);
+ * await store.close();
+ */
+export class PostgresStore implements Store {
+  /** What the messages call the database: host, port and name, never the credentials. */
+  readonly database: string;
+  private readonly sql: postgres.Sql;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: PostgresStoreOptions) {
+    const poolSize = options.poolSize ?? 10;
+    if (!Number.isSafeInteger(poolSize) || poolSize < 1) throw new RangeError(`poolSize must be a positive integer, got ${poolSize}`);
+    this.database = describe(options.url);
+    this.sql = postgres(options.url, {
+      max: poolSize,
+      connect_timeout: (options.connectTimeoutMs ?? 10_000) / 1000,
+      backoff,
+      // CREATE TABLE IF NOT EXISTS and friends say NOTICE; a store has nothing to print.
+      onnotice: () => {},
+      connection: { application_name: 'switchboard' },
+    });
+  }
+
+  /** The pool, or a rejection once the store is closed. */
+  private db(): postgres.Sql {
+    if (this.closing) throw new Error('the store is closed');
+    return this.sql;
+  }
+
+  async migrate(): Promise<void> {
+    const sql = this.db();
+    try {
+      // A constant of this file (see MIGRATE): no values, nothing to parameterise.
+      await sql.unsafe(MIGRATE);
+    } catch (error) {
+      if (sqlState(error) !== NEWER_SCHEMA) throw error;
+      const version = (error as postgres.PostgresError).detail;
+      throw new Error(`${this.database} has schema version ${version}, newer than this Switchboard (${MIGRATIONS.length}); upgrade Switchboard`, { cause: error });
+    }
+  }
+
+  async connectionOpened(connection: ConnectionOpen): Promise<void> {
+    const sql = this.db();
+    try {
+      await sql`
+        INSERT INTO switchboard_connections (id, node, pid, remote_address, identity_id, user_agent, protocol, codec, connected_at)
+        VALUES (${text(connection.id)}, ${text(connection.node)}, ${connection.pid}, ${text(connection.remoteAddress)}, ${text(connection.identityId)},
+                ${text(connection.userAgent)}, ${text(connection.protocol)}, ${text(connection.codec)}, ${connection.connectedAt})`;
+    } catch (error) {
+      if (sqlState(error) === '23505') throw new Error(`connection ${connection.id} is already stored`, { cause: error });
+      throw error;
+    }
+  }
+
+  async connectionClosed(id: string, close: ConnectionClose): Promise<boolean> {
+    const sql = this.db();
+    const result = await sql`
+      UPDATE switchboard_connections SET close_code = ${close.code}, close_reason = ${text(close.reason)}, bytes_in = ${close.bytesIn},
+        bytes_out = ${close.bytesOut}, messages_in = ${close.messagesIn}, messages_out = ${close.messagesOut}, closed_at = ${close.closedAt}
+      WHERE id = ${text(id)} AND closed_at IS NULL`;
+    return result.count === 1;
+  }
+
+  async closeNode(node: string, close: ConnectionClose): Promise<number> {
+    const sql = this.db();
+    const result = await sql`
+      UPDATE switchboard_connections SET close_code = ${close.code}, close_reason = ${text(close.reason)}, bytes_in = ${close.bytesIn},
+        bytes_out = ${close.bytesOut}, messages_in = ${close.messagesIn}, messages_out = ${close.messagesOut}, closed_at = ${close.closedAt}
+      WHERE node = ${text(node)} AND closed_at IS NULL`;
+    return result.count;
+  }
+
+  async connection(id: string): Promise<ConnectionRecord | undefined> {
+    const sql = this.db();
+    const [row] = await sql<ConnectionRow[]>`SELECT * FROM switchboard_connections WHERE id = ${text(id)}`;
+    return row === undefined ? undefined : connectionOf(row);
+  }
+
+  async connections(query: ConnectionQuery = {}): Promise<ConnectionRecord[]> {
+    const sql = this.db();
+    const limit = checkLimit(query.limit);
+    // Each given field adds a parameterised fragment; absent ones add nothing.
+    const rows = await sql<ConnectionRow[]>`
+      SELECT * FROM switchboard_connections WHERE true
+        ${query.node === undefined ? sql`` : sql`AND node = ${text(query.node)}`}
+        ${query.identityId === undefined ? sql`` : sql`AND identity_id = ${text(query.identityId)}`}
+        ${query.open === undefined ? sql`` : query.open ? sql`AND closed_at IS NULL` : sql`AND closed_at IS NOT NULL`}
+        ${query.since === undefined ? sql`` : sql`AND connected_at >= ${query.since}`}
+        ${query.until === undefined ? sql`` : sql`AND connected_at < ${query.until}`}
+      ORDER BY connected_at DESC, seq DESC LIMIT ${limit}`;
+    return rows.map(connectionOf);
+  }
+
+  async deleteClosedConnections(time: number): Promise<number> {
+    const sql = this.db();
+    return (await sql`DELETE FROM switchboard_connections WHERE closed_at IS NOT NULL AND closed_at < ${time}`).count;
+  }
+
+  async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
+    const sql = this.db();
+    for (const entry of entries) {
+      if (typeof entry.type !== 'string' || entry.type.length === 0) throw new TypeError('an audit entry needs a non-empty type');
+      if (!Number.isFinite(entry.at)) throw new TypeError(`an audit entry's "at" must be a finite number, got ${entry.at}`);
+    }
+    if (entries.length === 0) return;
+    // Column by column: one array parameter each, whatever the batch size. The details are serialised here,
+    // before any I/O (a batch that cannot be serialised fails whole; what the caller changes later is not
+    // stored), and cast to json by the server.
+    const at: number[] = [], type: string[] = [], node: string[] = [], identity: (string | null)[] = [], connection: (string | null)[] = [];
+    const channel: (string | null)[] = [], room: (string | null)[] = [], resource: (string | null)[] = [], messageType: (string | null)[] = [];
+    const size: (number | null)[] = [], outcome: (string | null)[] = [], recipients: (number | null)[] = [], data: (string | null)[] = [];
+    for (const entry of entries) {
+      at.push(entry.at);
+      type.push(text(entry.type));
+      node.push(text(entry.node));
+      identity.push(text(entry.identityId));
+      connection.push(text(entry.connectionId));
+      channel.push(text(entry.channel));
+      room.push(text(entry.room));
+      resource.push(text(entry.resource));
+      messageType.push(text(entry.messageType));
+      size.push(entry.size ?? null);
+      outcome.push(text(entry.outcome));
+      recipients.push(entry.recipients ?? null);
+      data.push(entry.data === undefined ? null : JSON.stringify(entry.data));
+    }
+    // One statement, so all or none; rows numbered in batch order (ORDER BY the ordinality), so ids follow it.
+    await sql`
+      INSERT INTO switchboard_audit (at, type, node, identity_id, connection_id, channel, room, resource, message_type, size, outcome, recipients, data)
+      SELECT at, type, node, identity_id, connection_id, channel, room, resource, message_type, size, outcome, recipients, data::json
+      FROM unnest(${at}::float8[], ${type}::text[], ${node}::text[], ${identity}::text[], ${connection}::text[], ${channel}::text[], ${room}::text[],
+                  ${resource}::text[], ${messageType}::text[], ${size}::int8[], ${outcome}::text[], ${recipients}::int8[], ${data}::text[])
+        WITH ORDINALITY AS batch (at, type, node, identity_id, connection_id, channel, room, resource, message_type, size, outcome, recipients, data, n)
+      ORDER BY n`;
+  }
+
+  async audit(query: AuditQuery = {}): Promise<AuditRecord[]> {
+    const sql = this.db();
+    const limit = checkLimit(query.limit);
+    const equal = (column: string, value: string | undefined) => (value === undefined ? sql`` : sql`AND ${sql(column)} = ${text(value)}`);
+    const rows = await sql<AuditRow[]>`
+      SELECT * FROM switchboard_audit WHERE true
+        ${equal('identity_id', query.identityId)}
+        ${equal('connection_id', query.connectionId)}
+        ${equal('type', query.type)}
+        ${equal('channel', query.channel)}
+        ${equal('room', query.room)}
+        ${equal('resource', query.resource)}
+        ${equal('message_type', query.messageType)}
+        ${query.since === undefined ? sql`` : sql`AND at >= ${query.since}`}
+        ${query.until === undefined ? sql`` : sql`AND at < ${query.until}`}
+      ORDER BY at DESC, id DESC LIMIT ${limit}`;
+    return rows.map(auditOf);
+  }
+
+  async deleteAuditBefore(time: number): Promise<number> {
+    const sql = this.db();
+    return (await sql`DELETE FROM switchboard_audit WHERE at < ${time}`).count;
+  }
+
+  async saveGrants(record: GrantRecord): Promise<void> {
+    const sql = this.db();
+    const list = (values: string[]) => values.map((value) => text(value));
+    await sql`
+      INSERT INTO switchboard_grants (identity_id, grant_set, added, removed, updated_at)
+      VALUES (${text(record.identityId)}, ${record.set === null ? null : list(record.set)}, ${list(record.added)}, ${list(record.removed)}, ${record.updatedAt})
+      ON CONFLICT (identity_id) DO UPDATE SET grant_set = EXCLUDED.grant_set, added = EXCLUDED.added, removed = EXCLUDED.removed, updated_at = EXCLUDED.updated_at`;
+  }
+
+  async deleteGrants(identityId: string): Promise<boolean> {
+    const sql = this.db();
+    return (await sql`DELETE FROM switchboard_grants WHERE identity_id = ${text(identityId)}`).count === 1;
+  }
+
+  async disableUser(user: DisabledUser): Promise<void> {
+    const sql = this.db();
+    await sql`
+      INSERT INTO switchboard_disabled_users (identity_id, reason, disabled_at) VALUES (${text(user.identityId)}, ${text(user.reason)}, ${user.disabledAt})
+      ON CONFLICT (identity_id) DO UPDATE SET reason = EXCLUDED.reason, disabled_at = EXCLUDED.disabled_at`;
+  }
+
+  async enableUser(identityId: string): Promise<boolean> {
+    const sql = this.db();
+    return (await sql`DELETE FROM switchboard_disabled_users WHERE identity_id = ${text(identityId)}`).count === 1;
+  }
+
+  async loadGrants(): Promise<GrantSnapshot> {
+    const sql = this.db();
+    // Both tables in one statement, so one snapshot: a change committed meanwhile is seen whole or not at all.
+    const rows = await sql<(GrantRow & DisabledRow & { kind: 'grant' | 'disabled' })[]>`
+      SELECT 'grant' AS kind, identity_id, grant_set, added, removed, updated_at, NULL::text AS reason, NULL::float8 AS disabled_at FROM switchboard_grants
+      UNION ALL
+      SELECT 'disabled', identity_id, NULL, NULL, NULL, NULL, reason, disabled_at FROM switchboard_disabled_users
+      ORDER BY kind, identity_id`;
+    const snapshot: GrantSnapshot = { grants: [], disabled: [] };
+    for (const row of rows) {
+      if (row.kind === 'grant') snapshot.grants.push({ identityId: row.identity_id, set: row.grant_set, added: row.added, removed: row.removed, updatedAt: row.updated_at });
+      else snapshot.disabled.push({ identityId: row.identity_id, reason: row.reason, disabledAt: row.disabled_at });
+    }
+    return snapshot;
+  }
+
+  /** Lets running calls finish (5 s at most), then closes the pool's connections. */
+  async close(): Promise<void> {
+    this.closing ??= this.sql.end({ timeout: 5 });
+    await this.closing;
+  }
+}
