@@ -73,8 +73,11 @@ test('every message in and out is recorded with its connection, type, size and o
   assert.equal(unknown[0]!.outcome, 'unknown_type');
   const refused = await audit(t.url, '&type=message.out&messageType=nope.nothing');
   assert.equal(refused[0]!.outcome, 'unknown_type');
-  // The admin API's own requests are audited too.
-  assert.ok((await audit(t.url, '&type=admin.request')).some((record) => record.data?.path === '/audit'));
+  // Admin actions are audited too (writes and refused requests; successful reads are not actions).
+  await fetch(`${t.url}/admin/resources/nothing`, { method: 'DELETE' });
+  await until(async () => (await audit(t.url, '&type=admin.request')).length > 0, 'the admin action');
+  const actions = await audit(t.url, '&type=admin.request');
+  assert.deepEqual(actions.map((record) => [record.data?.method, record.data?.path]), [['DELETE', '/resources/nothing']]);
 });
 
 test('connections are recorded with how they ended and their traffic', async () => {
