@@ -500,6 +500,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
       rooms: () => rooms.list(),
       roomCounts: rooms.counts,
       faults: () => ({ total: faults.total, stalls: faults.stalls }),
+      audit: () => (recorder ? { ...recorder.counts, queued: recorder.queued, spoolBytes: recorder.spooled, storeAvailable: recorder.available } : undefined),
       events: lifecycle.events,
     },
   });

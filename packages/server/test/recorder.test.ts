@@ -122,6 +122,13 @@ test('a locked database: records wait in the spool and are all written once it i
   const metrics = (await (await fetch(`${t.url}/admin/metrics`)).json()) as { audit: { storeAvailable: boolean; dropped: number } };
   assert.equal(metrics.audit.storeAvailable, true);
   assert.equal(metrics.audit.dropped, 0);
+  // The same numbers in Prometheus.
+  const exposition = await (await fetch(`${t.url}/metrics`)).text();
+  const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(exposition)?.[1]);
+  assert.equal(value('switchboard_store_available'), 1);
+  assert.ok(value('switchboard_audit_written_total') >= 101);
+  assert.ok(value('switchboard_store_failures_total') >= 1);
+  assert.equal(value('switchboard_audit_spool_bytes'), 0);
 });
 
 test('revocations and disabled users persist: a restart does not give access back', async () => {

@@ -34,6 +34,8 @@ export interface PrometheusSources {
   /** `rooms.counts`: instances that ended, failed, and the restarts of those that ended. */
   roomCounts: { readonly failed: number; readonly restarts: number };
   faults(): { total: number; stalls: number };
+  /** The recorder, when the server has a store: its queue, spool and counts. */
+  audit?(): { queued: number; spoolBytes: number; storeAvailable: boolean; written: number; replayed: number; dropped: number; failures: number } | undefined;
   /** The server's events: plug loads, swaps, removals and rejections are counted from them. */
   events: EventEmitter<ServerEvents>;
 }
@@ -242,6 +244,17 @@ export class Prometheus {
       return one(sources.roomCounts.restarts + live);
     });
     counter('switchboard_room_failures_total', 'Room instances stopped for good: past their restart limit.', [], () => one(sources.roomCounts.failed));
+
+    // ---------------------------------------------------------------- records
+    gauge('switchboard_audit_queue', 'Audit and connection records waiting in memory to be written.', [], () => one(sources.audit?.()?.queued ?? 0));
+    gauge('switchboard_audit_spool_bytes', 'Bytes in the audit spool file (records waiting while the store is unavailable).', [], () => one(sources.audit?.()?.spoolBytes ?? 0));
+    gauge('switchboard_store_available', '1 while the store accepts writes, 0 while records go to the spool.', [], () => one(sources.audit?.()?.storeAvailable === false ? 0 : 1));
+    counter('switchboard_audit_written_total', 'Records written to the store (from memory, or replayed from the spool).', [], () => {
+      const audit = sources.audit?.();
+      return one(audit === undefined ? 0 : audit.written + audit.replayed);
+    });
+    counter('switchboard_audit_dropped_total', 'Records dropped (the store was away and the spool full or off).', [], () => one(sources.audit?.()?.dropped ?? 0));
+    counter('switchboard_store_failures_total', 'Store writes that failed.', [], () => one(sources.audit?.()?.failures ?? 0));
 
     // ---------------------------------------------------------------- plugs and faults
     counter('switchboard_plug_swaps_total', 'Plug changes: loaded (new), swapped (new version), removed, rejected (a bad file; the old version kept serving).', ['event'], () =>
