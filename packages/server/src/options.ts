@@ -262,6 +262,11 @@ export const optionsSchema = z.strictObject({
   rooms: roomsSchema.prefault({}),
   /** Where connections, the audit log and runtime grants are kept (`new SqliteStore(...)`, a PostgresStore); none by default. */
   store: z.custom<Store>((value) => isObject(value) && isFunction(value.appendAudit) && isFunction(value.migrate), { message: 'must be a Store' }).optional(),
+  /**
+   * Addresses of the proxies in front of the server (a load balancer, nginx). A connection from one of them is
+   * the client the proxy names in X-Forwarded-For: its records, per-address limits and logs use that address.
+   */
+  trustProxy: z.array(z.string().min(1)).default([]),
   /** This server's name on every record (default: the host name). */
   node: z.string().min(1).max(200).optional(),
   /** What is recorded and how (docs/operations.md). */

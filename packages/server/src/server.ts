@@ -25,6 +25,7 @@ import { Rooms } from './room/rooms.ts';
 import { registerRoomRoutes } from './room/admin-routes.ts';
 import { registerResourceRoutes } from './resource/admin-routes.ts';
 import { AddressLimits } from './connection/address-limits.ts';
+import { clientAddress } from './connection/client-address.ts';
 import type { Connection } from './connection/connection.ts';
 import { Heartbeat } from './connection/heartbeat.ts';
 import { Lifecycle } from './pipeline/lifecycle.ts';
@@ -150,6 +151,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   const metrics = new Metrics();
   const inFlight = new InFlight();
   const addressLimits = new AddressLimits(limits.perAddress);
+  const trustedProxies: ReadonlySet<string> = new Set(options.trustProxy);
   const globalHooks = routeHooks(options.hooks, 'global', undefined);
   /** Every plug version (and import scope) of this server, for attributing faults. */
   const owned = new WeakSet<CodeOwner>([PROTOCOL_OWNER]);
@@ -364,6 +366,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     hooks: () => registry,
     ownerOf: (name) => registry.get(name),
     api: () => api,
+    addressOf: (request) => clientAddress(request, trustedProxies),
     admitAddress: (address) => addressLimits.admit(address),
     addressOpened: (address) => addressLimits.opened(address),
     addressClosed: (address) => addressLimits.closed(address),

@@ -149,3 +149,15 @@ test('revocations and disabled users persist: a restart does not give access bac
     await t.close();
   }
 });
+
+test('behind a trusted proxy, the client is the address the proxy names; an untrusted peer cannot claim one', async () => {
+  const file = join(dir, `db-${++n}.db`);
+  await using t = await startTestServer(options(file, { trustProxy: ['127.0.0.1'] }));
+  const viaProxy = await RawClient.connect(t.wsUrl, { headers: { 'x-forwarded-for': '198.51.100.9, 203.0.113.7' } });
+  assert.deepEqual([...t.server.connections()].map((connection) => connection.remoteAddress), ['203.0.113.7'], 'the rightmost hop the trusted proxy added');
+  await viaProxy[Symbol.asyncDispose]();
+  await using untrusted = await startTestServer(options(join(dir, `db-${++n}.db`)));
+  await using spoofing = await RawClient.connect(untrusted.wsUrl, { headers: { 'x-forwarded-for': '203.0.113.7' } });
+  void spoofing;
+  assert.deepEqual([...untrusted.server.connections()].map((connection) => connection.remoteAddress), ['127.0.0.1'], 'the header is ignored without a trusted proxy');
+});

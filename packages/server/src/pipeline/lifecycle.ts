@@ -34,6 +34,8 @@ export interface LifecycleOptions {
   /** The facade handed to onConnect hooks. */
   api(): ServerApi;
   /** Per-address admission of a new connection (HTTP 429 when refused), and its accounting. */
+  /** The client's address of an upgrade request (the socket's peer, or the trusted proxy's X-Forwarded-For). */
+  addressOf(request: IncomingMessage): string;
   admitAddress(address: string): { ok: true } | { ok: false; status: number; message: string };
   addressOpened(address: string): void;
   addressClosed(address: string): void;
@@ -50,10 +52,6 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
-/** The remote address of an upgrade request. */
-export function remoteAddressOf(request: IncomingMessage): string {
-  return request.socket.remoteAddress ?? '';
-}
 
 /**
  * The table of open connections and their lifecycle, as the transport drives it.
@@ -81,7 +79,7 @@ export class Lifecycle implements TransportHandlers<Connection, UpgradeContext>,
     if (options.shuttingDown()) return { ok: false, status: 503, message: 'server is shutting down' };
     const max = options.maxConnections;
     if (max > 0 && this.byId.size >= max) return { ok: false, status: 503, message: `server is at its connection limit (${max})` };
-    const address = options.admitAddress(remoteAddressOf(request));
+    const address = options.admitAddress(options.addressOf(request));
     if (!address.ok) return address;
     return options.features.upgrade(request);
   }
@@ -97,7 +95,7 @@ export class Lifecycle implements TransportHandlers<Connection, UpgradeContext>,
   open(socket: TransportSocket, request: IncomingMessage, context: UpgradeContext): Connection {
     const options = this.options;
     const codec = (socket.protocol && this.codecs.get(codecNameOf(socket.protocol) ?? '')) || this.defaultCodec;
-    const connection = new Connection(socket, this, codec, remoteAddressOf(request), request.headers['user-agent'] ?? '', options.burst);
+    const connection = new Connection(socket, this, codec, options.addressOf(request), request.headers['user-agent'] ?? '', options.burst);
     this.byId.set(connection.id, connection);
     options.addressOpened(connection.remoteAddress);
     options.metrics.connectionsOpened++;
