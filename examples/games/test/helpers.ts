@@ -51,7 +51,7 @@ export function player(server: TestServer): Client<GamesApi> {
  * @example
  * await until(() => watcher.state?.status === 'won', 'the spectator sees the win');
  */
-export async function until(check: () => boolean, what = 'the condition', timeoutMs = 5000): Promise<void> {
+export async function until(check: () => boolean, what = 'the condition', timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -66,7 +66,7 @@ export async function until(check: () => boolean, what = 'the condition', timeou
  * @example
  * const info = await nextValue((callback) => game.on('joined', callback));
  */
-export function nextValue<T>(subscribe: (callback: (value: T) => void) => () => void, accept: (value: T) => boolean = () => true, timeoutMs = 5000): Promise<T> {
+export function nextValue<T>(subscribe: (callback: (value: T) => void) => () => void, accept: (value: T) => boolean = () => true, timeoutMs = 15_000): Promise<T> {
   const promise = new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
       off();

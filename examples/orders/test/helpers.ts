@@ -78,7 +78,7 @@ export async function signIn(server: TestServer, name: string, role: Role): Prom
  * @example
  * const change = await nextValue<GrantsChange>((callback) => client.events.on('grants', callback));
  */
-export function nextValue<T>(subscribe: (callback: (value: T) => void) => () => void, accept: (value: T) => boolean = () => true, timeoutMs = 5000): Promise<T> {
+export function nextValue<T>(subscribe: (callback: (value: T) => void) => () => void, accept: (value: T) => boolean = () => true, timeoutMs = 15_000): Promise<T> {
   const promise = new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
       off();
@@ -103,7 +103,7 @@ export function nextValue<T>(subscribe: (callback: (value: T) => void) => () => 
  * @example
  * await until(() => office.records.size === 2, 'both orders in the back office');
  */
-export async function until(check: () => boolean, what = 'the condition', timeoutMs = 5000): Promise<void> {
+export async function until(check: () => boolean, what = 'the condition', timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

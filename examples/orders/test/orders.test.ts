@@ -75,7 +75,7 @@ test('a customer places, changes and cancels an order over the socket, within th
   assert.equal(orders.pendingWrites, 0);
 
   // The data is in SQLite: after a restart the copy takes a fresh snapshot (a new stream) with the same records.
-  const synced = nextValue<{ resubscribed: boolean; recovered: boolean }>((callback) => orders.on('synced', callback));
+  const synced = nextValue<{ resubscribed: boolean; recovered: boolean }>((callback) => orders.on('synced', callback), () => true, 20_000);
   await server.restart();
   assert.deepEqual(await synced, { resubscribed: true, recovered: false });
   const expected: Order = { ...order, quantity: 3, total: 21.75, status: 'cancelled' };
@@ -238,14 +238,15 @@ test('a hold takes the write grant away live: writes are refused and rolled back
   await assert.rejects(holds.delete('ada'), failsWith('forbidden'));
 
   // Holds are stored: after a restart the plug applies them again before anyone reconnects.
-  const synced = nextValue<{ resubscribed: boolean }>((callback) => adaOrders.on('synced', callback));
+  // A restart on a busy machine (CI runs suites side by side): allow it more than the default wait.
+  const synced = nextValue<{ resubscribed: boolean }>((callback) => adaOrders.on('synced', callback), () => true, 20_000);
   await server.restart();
   await synced;
   await assert.rejects(adaOrders.create(newOrder('ada', 'tea', 1)), failsWith('forbidden', WRITE_ORDERS));
   await until(() => holds.state === 'live' && holds.records.has('ada'), 'the hold in the back office after the restart');
 
   // Lifting it gives the grant back, live.
-  const given = nextValue<GrantsChange>((callback) => ada.events.on('grants', callback), (grants) => grants.added.includes(WRITE_ORDERS));
+  const given = nextValue<GrantsChange>((callback) => ada.events.on('grants', callback), (grants) => grants.added.includes(WRITE_ORDERS), 20_000);
   assert.deepEqual(await grace.request('shop.release', { customer: 'ada' }), { customer: 'ada', onHold: false, changed: true });
   assert.equal((await given).reason, 'hold lifted by Grace');
   const tea = newOrder('ada', 'tea', 1);
