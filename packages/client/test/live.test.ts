@@ -45,7 +45,7 @@ function start(plug = ordersPlug(), options: ServerOptions = {}): Promise<TestSe
 }
 
 /** Waits until `check` holds, polling every 5 ms, for at most `ms`. */
-async function until(check: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
+async function until(check: () => boolean, ms = 15_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

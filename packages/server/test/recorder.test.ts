@@ -40,7 +40,7 @@ async function audit(url: string, query = ''): Promise<AuditRecord[]> {
   return ((await response.json()) as { records: AuditRecord[] }).records;
 }
 
-async function until(check: () => Promise<boolean>, what: string, ms = 5000): Promise<void> {
+async function until(check: () => Promise<boolean>, what: string, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
