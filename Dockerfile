@@ -22,9 +22,9 @@ WORKDIR /app
 COPY --from=packages /src/${APP}/ ./
 COPY --from=packages /packages/*.tgz /packages/
 # The app's own dependencies, with the @switchboard packages from the tarballs; no dev dependencies. The
-# optional back end (@switchboard/postgres, with its driver) only when the app depends on it.
+# optional back ends (@switchboard/postgres, @switchboard/redis, with their drivers) only when the app depends on them.
 RUN npm pkg delete devDependencies \
- && tarballs="$(node -p "const deps = require('./package.json').dependencies ?? {}; require('fs').readdirSync('/packages').filter((f) => f.endsWith('.tgz') && (!f.startsWith('switchboard-postgres-') || '@switchboard/postgres' in deps)).map((f) => '/packages/' + f).join(' ')")" \
+ && tarballs="$(node -p "const deps = require('./package.json').dependencies ?? {}; require('fs').readdirSync('/packages').filter((f) => f.endsWith('.tgz') && (!f.startsWith('switchboard-postgres-') || '@switchboard/postgres' in deps) && (!f.startsWith('switchboard-redis-') || '@switchboard/redis' in deps)).map((f) => '/packages/' + f).join(' ')")" \
  && for dep in $(node -p "Object.keys(require('./package.json').dependencies ?? {}).filter((n) => n.startsWith('@switchboard/')).join(' ')"); do npm pkg delete "dependencies.$dep"; done \
  && npm install --omit=dev --no-fund --no-audit $tarballs \
  && rm -rf test .tmp

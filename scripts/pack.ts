@@ -12,7 +12,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The packages users install, in dependency order. */
-export const PUBLIC_PACKAGES = ['protocol', 'server', 'client', 'cli', 'postgres'] as const;
+export const PUBLIC_PACKAGES = ['protocol', 'server', 'client', 'cli', 'postgres', 'redis'] as const;
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 

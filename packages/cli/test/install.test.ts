@@ -125,6 +125,9 @@ test('every package passes publint and are-the-types-wrong (ESM only)', async ()
   const postgres = await sh('tar', ['-tzf', tarballs.find((file) => file.includes('switchboard-postgres-'))!], work);
   assert.match(postgres, /package\/dist\/postgres-store\.js\n/);
   assert.doesNotMatch(postgres, /package\/src\/|package\/test\/|tsbuildinfo/);
+  const redis = await sh('tar', ['-tzf', tarballs.find((file) => file.includes('switchboard-redis-'))!], work);
+  assert.match(redis, /package\/dist\/redis-bus\.js\n/);
+  assert.doesNotMatch(redis, /package\/src\/|package\/test\/|tsbuildinfo/);
 });
 
 test('a new project outside the repository installs the tarballs, and every step of its README works', async () => {
@@ -132,8 +135,8 @@ test('a new project outside the repository installs the tarballs, and every step
   const home = join(work, 'home');
   await mkdir(home);
   await sh(npm, ['init', '-y'], home);
-  // Everything but the optional back ends (@switchboard/postgres): the quick start never installs a database driver.
-  const quickStart = tarballs.filter((file) => !file.includes('switchboard-postgres-'));
+  // Everything but the optional back ends (@switchboard/postgres, @switchboard/redis): the quick start never installs a database driver.
+  const quickStart = tarballs.filter((file) => !file.includes('switchboard-postgres-') && !file.includes('switchboard-redis-'));
   await sh(npm, ['install', ...quickStart], home);
   const created = await sh(npx, ['@switchboard/cli', 'init', 'my-app'], home);
   assert.match(created, /cd \.\/my-app/);
@@ -149,6 +152,7 @@ test('a new project outside the repository installs the tarballs, and every step
   // npm install
   await sh(npm, ['install'], app);
   assert.equal(existsSync(join(app, 'node_modules', 'postgres')), false, 'no PostgreSQL driver in a new app');
+  assert.equal(existsSync(join(app, 'node_modules', 'ioredis')), false, 'no Redis driver in a new app');
 
   // npm run dev (PORT=0: a free port)
   const dev = await serve(npm, ['run', 'dev'], app);

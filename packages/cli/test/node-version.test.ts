@@ -27,7 +27,7 @@ test('the gates name the same minimum as "engines"', () => {
   for (const file of [launcher, gate]) {
     assert.match(readFileSync(file, 'utf8'), new RegExp(`const MINIMUM = \\[${minimum[0]}, ${minimum[1]}\\]`), file);
   }
-  for (const file of ['package.json', 'packages/server/package.json', 'packages/client/package.json', 'packages/protocol/package.json', 'packages/postgres/package.json']) {
+  for (const file of ['package.json', 'packages/server/package.json', 'packages/client/package.json', 'packages/protocol/package.json', 'packages/postgres/package.json', 'packages/redis/package.json']) {
     assert.equal((JSON.parse(readFileSync(`${repo}${file}`, 'utf8')) as { engines: { node: string } }).engines.node, engines, file);
   }
   const scripts = (JSON.parse(readFileSync(`${repo}package.json`, 'utf8')) as { scripts: Record<string, string> }).scripts;

@@ -1,0 +1,5 @@
+// @switchboard/redis: a bus and a history on Redis, in their own package so that apps without Redis never install the driver.
+export { RedisBus, REDIS_DEFAULT_PREFIX } from './redis-bus.ts';
+export type { RedisBusEvents, RedisBusOptions } from './redis-bus.ts';
+export { RedisHistory } from './redis-history.ts';
+export type { RedisHistoryOptions } from './redis-history.ts';
