@@ -9,6 +9,7 @@ import { formatTable } from './lib/report.ts';
 import { runChannels } from './scenarios/channels.ts';
 import type { Row, ScenarioResult } from './scenarios/common.ts';
 import { runFanoutLatency, runFanoutRate } from './scenarios/fanout.ts';
+import { runLive } from './scenarios/live.ts';
 import { runMemory } from './scenarios/memory.ts';
 import { runRequests } from './scenarios/requests.ts';
 
@@ -26,6 +27,7 @@ const TITLES: Record<ScenarioName, string> = {
   'fanout-latency': '2b broadcast fan-out: latency and losses at a fixed rate',
   memory: '3  memory per idle connection',
   channels: '4  channel fan-out beside broadcast',
+  live: '5  live data: resource fan-out and recovery',
 };
 
 function runScenario(name: ScenarioName, config: BenchConfig, nofile: number): Promise<ScenarioResult> {
@@ -41,6 +43,8 @@ function runScenario(name: ScenarioName, config: BenchConfig, nofile: number): P
       return runMemory(config, Number.isFinite(nofile) ? nofile - 100 : Infinity);
     case 'channels':
       return runChannels(config);
+    case 'live':
+      return runLive(config);
   }
 }
 
@@ -79,7 +83,7 @@ async function main(): Promise<void> {
   console.log(`${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, ulimit -n ${nofile}`);
   console.log(`scenarios: ${config.only.join(', ')}; subscriber generators: ${config.generators}`);
   // One descriptor per connection on each side: the server holds them all, each generator its share.
-  const largest = Math.max(config.memory.connections, config.fanoutLatency.subscribers, config.channels.subscribers);
+  const largest = Math.max(config.memory.connections, config.fanoutLatency.subscribers, config.channels.subscribers, config.live.subscribers);
   if (nofile < largest + 100) {
     console.log(`WARNING: ulimit -n is ${nofile}; ${largest.toLocaleString('en-US')} connections need about ${largest + 100}: run \`ulimit -n 20000\` first`);
   }
@@ -114,7 +118,7 @@ async function main(): Promise<void> {
 
   const seconds = (Date.now() - started.getTime()) / 1000;
   console.log(`\n${formatTable(rows)}\n`);
-  console.log('baseline = a plain ws server in the same run (scenario 4: Switchboard broadcast-to-all in the same run)');
+  console.log('baseline = a plain ws server in the same run (scenario 4: Switchboard broadcast-to-all; scenario 5: a Switchboard channel to the same subscribers; both in the same run)');
   const out = new URL('../.tmp/bench-results.json', import.meta.url);
   mkdirSync(new URL('.', out), { recursive: true });
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;

@@ -2,13 +2,14 @@
 import { parseArgs } from 'node:util';
 
 /** Scenario names accepted by --only (comma-separated). `fanout` selects both fan-out parts. */
-export const SCENARIOS = ['requests', 'fanout-rate', 'fanout-latency', 'memory', 'channels'] as const;
+export const SCENARIOS = ['requests', 'fanout-rate', 'fanout-latency', 'memory', 'channels', 'live'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 const ALIASES: Record<string, ScenarioName[]> = {
   fanout: ['fanout-rate', 'fanout-latency'],
   'request-reply': ['requests'],
   reqreply: ['requests'],
+  'live-data': ['live'],
 };
 
 /** Everything a run needs to know. */
@@ -24,12 +25,32 @@ export interface BenchConfig {
   fanoutLatency: { subscribers: number; rate: number; warmupMs: number; durationMs: number; drainMs: number; maxP99Ms: number };
   memory: { connections: number };
   channels: { subscribers: number; channels: number; rate: number; warmupMs: number; durationMs: number; drainMs: number };
+  /**
+   * Live data: `subscribers` following one resource of `records` records, measured beside a channel of the same
+   * subscribers; the highest sustained rate (stepped like fanoutRate), a fixed `rate`, and `recover.rounds`
+   * recoveries of `recover.operations` missed operations (after one unmeasured round).
+   */
+  live: {
+    subscribers: number;
+    records: number;
+    startRate: number;
+    maxSteps: number;
+    refineSteps: number;
+    stepMs: number;
+    drainMs: number;
+    maxP99Ms: number;
+    rate: number;
+    warmupMs: number;
+    durationMs: number;
+    recover: { operations: number; rounds: number; timeoutMs: number };
+  };
 }
 
 export const USAGE = `Usage: npm run bench -- [--quick] [--only <names>] [--profile] [--generators <n>]
 
   --quick           shorter durations and smaller counts (about a minute)
-  --only <names>    comma-separated: ${SCENARIOS.join(', ')} (fanout = both fan-out parts)
+  --only <names>    comma-separated: ${SCENARIOS.join(', ')} (fanout = both fan-out parts;
+                    live = live data: resource fan-out beside a channel, and recovery after a reconnect)
   --profile         write CPU profiles of the server processes to .tmp/bench-profiles/
   --generators <n>  load-generator processes for the subscribers (default 2)
 `;
@@ -78,5 +99,14 @@ export function parseConfig(argv: string[]): BenchConfig | 'help' {
     channels: quick
       ? { subscribers: 1_000, channels: 100, rate: 100, warmupMs: 500, durationMs: 2_000, drainMs: 3_000 }
       : { subscribers: 5_000, channels: 100, rate: 100, warmupMs: 1_000, durationMs: 5_000, drainMs: 5_000 },
+    live: quick
+      ? {
+          subscribers: 1_000, records: 100, startRate: 200, maxSteps: 6, refineSteps: 1, stepMs: 1_000, drainMs: 2_000, maxP99Ms: 200,
+          rate: 500, warmupMs: 500, durationMs: 2_000, recover: { operations: 10_000, rounds: 3, timeoutMs: 10_000 },
+        }
+      : {
+          subscribers: 1_000, records: 100, startRate: 100, maxSteps: 9, refineSteps: 2, stepMs: 2_000, drainMs: 3_000, maxP99Ms: 200,
+          rate: 500, warmupMs: 1_000, durationMs: 5_000, recover: { operations: 10_000, rounds: 5, timeoutMs: 10_000 },
+        },
   };
 }

@@ -5,6 +5,7 @@ function formatValue(value: number | null, unit: Row['unit']): string {
   if (value === null || !Number.isFinite(value)) return '-';
   switch (unit) {
     case 'msg/s':
+    case 'bytes':
     case 'count':
       return Math.round(value).toLocaleString('en-US');
     case 'ms':

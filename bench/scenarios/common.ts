@@ -14,7 +14,7 @@ export type ServerKind = 'switchboard' | 'raw-ws';
 export interface Row {
   scenario: string;
   figure: string;
-  unit: 'msg/s' | 'ms' | 'KiB' | 'count';
+  unit: 'msg/s' | 'ms' | 'KiB' | 'bytes' | 'count';
   switchboard: number | null;
   baseline: number | null;
   /** How the two compare, as printed: `0.91x`, `+0.4 KiB`. */
@@ -138,6 +138,7 @@ interface Collected {
   otherSample: string;
   firstUs: number;
   lastUs: number;
+  bytes: number;
   cpuUs: number;
   wallMs: number;
   histogram: HistogramData;
@@ -156,6 +157,8 @@ export interface StepResult {
   expected: number;
   /** Deliveries over the time from the first publish to the last arrival. */
   deliveriesPerSec: number;
+  /** Mean payload size of a delivered frame, in bytes (what each subscriber's frame carries). */
+  meanFrameBytes: number;
   missing: number;
   shortSubscribers: number;
   duplicates: number;
@@ -266,6 +269,7 @@ export class FanoutRig {
       received,
       expected,
       deliveriesPerSec: received / spanS,
+      meanFrameBytes: parts.reduce((n, p) => n + p.bytes, 0) / Math.max(1, received),
       missing: parts.reduce((n, p) => n + p.missing, 0),
       shortSubscribers: parts.reduce((n, p) => n + p.short, 0),
       duplicates: parts.reduce((n, p) => n + p.extra, 0),
@@ -295,6 +299,6 @@ export class FanoutRig {
 // Keep what explains a result (connections, close codes, handler failures), not the whole metrics table.
 function summarizeStats(stats: unknown): unknown {
   if (!stats || typeof stats !== 'object') return undefined;
-  const { connections, handled, failed, closes } = stats as Record<string, unknown>;
-  return { connections, handled, failed, closes };
+  const { connections, handled, failed, closes, liveFailures } = stats as Record<string, unknown>;
+  return { connections, handled, failed, closes, liveFailures };
 }

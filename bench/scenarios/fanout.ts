@@ -4,12 +4,24 @@ import type { BenchConfig } from '../lib/config.ts';
 import { describeCpu } from '../lib/machine.ts';
 import { FanoutRig, type Row, type ScenarioResult, type ServerKind, type StepResult } from './common.ts';
 
-type Step = StepResult & { keptUp: boolean };
+/** A step of a rate search, whether the subscribers kept up with it, and whether it was disturbed and run again. */
+export type Step = StepResult & { keptUp: boolean; retried?: boolean };
 
 /** CPU taken by processes outside the bench (% of one core) above which a step counts as disturbed. */
-const DISTURBED_PERCENT = 20;
+export const DISTURBED_PERCENT = 20;
 
-function describe(step: Step, maxP99Ms: number): string {
+/** How a rate search steps (config.fanoutRate, config.live). */
+export interface RateSearch {
+  startRate: number;
+  maxSteps: number;
+  refineSteps: number;
+  stepMs: number;
+  drainMs: number;
+  maxP99Ms: number;
+}
+
+/** One line per step for the notes. */
+export function describe(step: Step, maxP99Ms: number): string {
   const verdict = step.keptUp ? 'ok' : `FELL BEHIND (${reasons(step, maxP99Ms).join(', ')})`;
   return (
     `${step.rate}/s → ${Math.round(step.deliveriesPerSec).toLocaleString('en-US')} deliveries/s ${verdict}; p99 ${step.p99Ms.toFixed(1)} ms, ` +
@@ -17,7 +29,8 @@ function describe(step: Step, maxP99Ms: number): string {
   );
 }
 
-function reasons(step: StepResult, maxP99Ms = Infinity): string[] {
+/** Why a step failed to keep up (empty when it kept up). */
+export function reasons(step: StepResult, maxP99Ms = Infinity): string[] {
   const out: string[] = [];
   if (!step.drained || step.missing > 0) out.push(`${step.missing.toLocaleString('en-US')} not delivered in time`);
   if (step.closed > 0) out.push(`${step.closed} connections closed`);
@@ -28,59 +41,120 @@ function reasons(step: StepResult, maxP99Ms = Infinity): string[] {
   return out;
 }
 
-/** Steps the broadcast rate up (doubling, then bisecting) until the subscribers stop keeping up. */
-async function maxSustained(kind: ServerKind, config: BenchConfig): Promise<{ best: Step | undefined; steps: Step[]; connectMs: number }> {
-  const c = config.fanoutRate;
-  const label = 'fanout-rate';
-  let rig = await FanoutRig.start(kind, c.subscribers, config, label);
+/** What a rig publishes in a step: the message type, and fields added to its payload. */
+export interface StepMessage {
+  type: string;
+  extra?: Record<string, unknown>;
+}
+
+/** The outcome of one rate search: its best sustained step, and every step it ran. */
+export interface SearchResult {
+  best: Step | undefined;
+  steps: Step[];
+  connectMs: number;
+}
+
+/**
+ * One message's search: the rate doubles while the subscribers keep up (halves while they do not), then
+ * `refineSteps` bisection steps between the best rate kept up with and the lowest failed one.
+ */
+class RateSearcher {
+  readonly message: StepMessage;
+  readonly steps: Step[] = [];
+  best: Step | undefined;
+  private failed: Step | undefined;
+  private readonly c: RateSearch;
+  private rate: number;
+  private grown = 0;
+  private refined = 0;
+  private phase: 'grow' | 'refine' | 'done' = 'grow';
+
+  constructor(message: StepMessage, c: RateSearch) {
+    this.message = message;
+    this.c = c;
+    this.rate = c.startRate;
+  }
+
+  /** The rate of the next step, or undefined when the search is over. */
+  next(): number | undefined {
+    if (this.phase === 'grow' && this.grown >= this.c.maxSteps) this.phase = 'refine';
+    if (this.phase === 'refine' && (this.refined >= this.c.refineSteps || !this.best || !this.failed)) this.phase = 'done';
+    if (this.phase === 'done') return undefined;
+    return this.phase === 'grow' ? this.rate : Math.round(Math.sqrt(this.best!.rate * this.failed!.rate));
+  }
+
+  /** The outcome of the step `next` asked for (after its retry, if it had one). */
+  record(step: Step): void {
+    if (this.phase === 'refine') {
+      this.refined++;
+      if (step.keptUp) this.best = step;
+      else this.failed = step;
+      return;
+    }
+    this.grown++;
+    if (step.keptUp) {
+      this.best = step;
+      if (this.failed) this.phase = 'refine';
+      else this.rate *= 2;
+    } else {
+      this.failed = step;
+      if (this.best) this.phase = 'refine';
+      else this.rate = Math.max(1, Math.floor(this.rate / 2));
+    }
+  }
+}
+
+/**
+ * Searches the highest sustained rate of each message, in one rig and in lockstep: one step of each message in
+ * turn (the order alternating), so that a burst of other work on the machine lands on all of them rather than on
+ * whichever happened to run then. `start` makes a ready rig (connected, subscribed): at the beginning, and afresh
+ * after a step that left a backlog or closed connections.
+ */
+export async function searchMaxRates(start: () => Promise<FanoutRig>, c: RateSearch, messages: StepMessage[]): Promise<SearchResult[]> {
+  let rig = await start();
   const connectMs = rig.connectMs;
-  const steps: Step[] = [];
+  const searchers = messages.map((message) => new RateSearcher(message, c));
   // A step that overflowed buffers or left a backlog would distort the next one: start afresh after it.
-  const recover = async (step: Step) => {
-    if (step.drained && step.closed === 0) return;
-    await rig.stop();
-    rig = await FanoutRig.start(kind, c.subscribers, config, label);
-  };
-  const once = async (rate: number): Promise<Step> => {
-    const result = await rig.step({ type: 'bench.broadcast', rate, durationMs: c.stepMs, drainMs: c.drainMs });
+  let backlog = false;
+  const once = async (searcher: RateSearcher, rate: number): Promise<Step> => {
+    if (backlog) {
+      await rig.stop();
+      rig = await start();
+    }
+    const result = await rig.step({ ...searcher.message, rate, durationMs: c.stepMs, drainMs: c.drainMs });
     const step = { ...result, keptUp: reasons(result, c.maxP99Ms).length === 0 };
-    steps.push(step);
+    backlog = !step.drained || step.closed > 0;
+    searcher.steps.push(step);
     return step;
   };
-  // On a shared machine someone else's burst can fail a step; such a step gets one more try.
-  const run = async (rate: number): Promise<Step> => {
-    const step = await once(rate);
-    if (step.keptUp || (step.machine?.otherPercent ?? 0) < DISTURBED_PERCENT) return step;
-    await recover(step);
-    return once(rate);
-  };
-  let best: Step | undefined;
-  let failed: Step | undefined;
   try {
-    let rate = c.startRate;
-    for (let i = 0; i < c.maxSteps; i++) {
-      const step = await run(rate);
-      if (step.keptUp) {
-        best = step;
-        if (failed) break;
-        rate *= 2;
-      } else {
-        failed = step;
-        if (best) break;
-        await recover(step);
-        rate = Math.max(1, Math.floor(rate / 2));
+    for (let round = 0; ; round++) {
+      let ran = false;
+      for (const searcher of round % 2 === 0 ? searchers : [...searchers].reverse()) {
+        const rate = searcher.next();
+        if (rate === undefined) continue;
+        ran = true;
+        let step = await once(searcher, rate);
+        // On a shared machine someone else's burst can fail a step; such a step gets one more try.
+        if (!step.keptUp && (step.machine?.otherPercent ?? 0) >= DISTURBED_PERCENT) {
+          step.retried = true;
+          step = await once(searcher, rate);
+        }
+        searcher.record(step);
       }
-    }
-    for (let i = 0; i < c.refineSteps && best && failed; i++) {
-      await recover(failed);
-      const step = await run(Math.round(Math.sqrt(best.rate * failed.rate)));
-      if (step.keptUp) best = step;
-      else failed = step;
+      if (!ran) break;
     }
   } finally {
     await rig.stop();
   }
-  return { best, steps, connectMs };
+  return searchers.map((searcher) => ({ best: searcher.best, steps: searcher.steps, connectMs }));
+}
+
+/** Steps the broadcast rate up until the subscribers stop keeping up. */
+async function maxSustained(kind: ServerKind, config: BenchConfig): Promise<SearchResult> {
+  const c = config.fanoutRate;
+  const [result] = await searchMaxRates(() => FanoutRig.start(kind, c.subscribers, config, 'fanout-rate'), c, [{ type: 'bench.broadcast' }]);
+  return result!;
 }
 
 export async function runFanoutRate(config: BenchConfig): Promise<ScenarioResult> {

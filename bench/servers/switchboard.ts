@@ -1,7 +1,8 @@
-// Server-under-test child: a Switchboard server with the bench plug, a global beforeHandle and afterHandle hook and
-// its always-on metrics, driven over IPC by bench/run.ts.
-import { createServer, definePlug, MessageError, z, type Hooks, type ServerOptions, type SwitchboardServer } from '@switchboard/server';
+// Server-under-test child: a Switchboard server with the bench plug (and its one resource), a global beforeHandle and
+// afterHandle hook and its always-on metrics, driven over IPC by bench/run.ts.
+import { createServer, defineResource, definePlug, MessageError, z, type Hooks, type ServerOptions, type SwitchboardServer } from '@switchboard/server';
 import { serveCommands } from '../lib/ipc.ts';
+import { nowUs } from '../lib/lite-ws.ts';
 import { usage } from './control.ts';
 
 // The bench measures the server, not its log: only errors are printed (to this process's stdout).
@@ -18,8 +19,27 @@ function publisherOf(api: unknown): Publisher | undefined {
   return typeof (api as Partial<Publisher>).publish === 'function' ? (api as Publisher) : undefined;
 }
 
+// Live data (scenario 5): one resource; `bench.live` patches the `tick` field of one of its records, so every
+// `$live.op` carries the writer's seq and timestamp the way a channel message does. Seeded over IPC (`live.seed`),
+// so the other scenarios run with it empty.
+const TEXT = 'hello from the switchboard benchmark';
+const items = defineResource({
+  key: 'id',
+  description: 'Records the bench patches: scenario 5',
+  schema: z.object({ id: z.string(), n: z.number().int(), text: z.string().max(1024), tick }),
+  access: { read: 'public', write: 'public' },
+});
+/** The keys `bench.live` writes to, in turn (seq modulo their count). */
+let liveKeys: string[] = [];
+const liveFailures = { count: 0, first: '' };
+function liveFailed(error: unknown): void {
+  liveFailures.count++;
+  liveFailures.first ||= (error as Error).message;
+}
+
 const bench = definePlug({
   name: 'bench',
+  resources: { items },
   messages: {
     'bench.echo': {
       input: z.object({ seq: z.number().int(), text: z.string().max(1024) }),
@@ -34,13 +54,24 @@ const bench = definePlug({
       },
     },
     'bench.publish': {
-      input: tick.extend({ channel: z.string().optional(), spread: z.number().int().min(1).max(1000).optional() }),
+      // `pad` (scenario 5) makes a channel message as large on the wire as a `$live.op` carrying the same tick.
+      input: tick.extend({ channel: z.string().optional(), spread: z.number().int().min(1).max(1000).optional(), pad: z.string().max(1024).optional() }),
       description: 'Publishes the payload to one channel, or to bench-0 … bench-(spread-1)',
       handler({ channel, spread, ...data }, ctx) {
         const publisher = publisherOf(ctx.server);
         if (!publisher) throw new MessageError('bench_unsupported', 'this server has no publish()');
         if (channel !== undefined) publisher.publish(channel, 'tick', data);
         for (let i = 0; i < (spread ?? 0); i++) publisher.publish(`bench-${i}`, 'tick', data);
+      },
+    },
+    'bench.live': {
+      input: tick,
+      description: 'Patches /tick of record (seq mod records) of the items resource: one operation to every subscriber',
+      handler(data, ctx) {
+        if (liveKeys.length === 0) throw new MessageError('bench_unsupported', 'no records seeded: call live.seed first');
+        // A memory resource applies and fans out the write synchronously, inside this call, as publish() does for a
+        // channel; its promise is not returned, so the message does not wait for a microtask (see docs/performance.md).
+        ctx.resources.items.patch(liveKeys[data.seq % liveKeys.length]!, [{ op: 'replace', path: '/tick', value: data }]).catch(liveFailed);
       },
     },
   },
@@ -93,7 +124,29 @@ const info = await server.listen();
 serveCommands(
   {
     usage,
-    stats: () => ({ connections: server.connectionCount, handled, failed, closes, metrics: server.metrics() }),
+    stats: () => ({ connections: server.connectionCount, handled, failed, closes, liveFailures, metrics: server.metrics() }),
+    /** Creates `records` records in `items` (once), and makes `bench.live` write to them. */
+    async 'live.seed'(args: { records: number }) {
+      const handle = server.resource('items');
+      if (handle.size === 0) {
+        for (let i = 0; i < args.records; i++) await handle.create({ id: `r-${i}`, n: i, text: TEXT, tick: { seq: 0, t: 0, text: TEXT } });
+      }
+      liveKeys = handle.list().map((record) => record.key);
+      return { records: handle.size, position: handle.position };
+    },
+    'live.records': () => server.resource('items').list().map(({ key, value }) => ({ key, value })),
+    /** Applies `count` patches through the plug API, as `bench.live` does: the operations a recovering client missed. */
+    async 'live.write'(args: { count: number; seqStart: number }) {
+      const handle = server.resource('items');
+      const started = performance.now();
+      const writes: Promise<unknown>[] = [];
+      for (let i = 0; i < args.count; i++) {
+        const seq = args.seqStart + i;
+        writes.push(handle.patch(liveKeys[seq % liveKeys.length]!, [{ op: 'replace', path: '/tick', value: { seq, t: nowUs(), text: TEXT } }]));
+      }
+      await Promise.all(writes);
+      return { position: handle.position, ms: performance.now() - started };
+    },
     exit: () => server.close({ timeoutMs: 1000 }),
   },
   {

@@ -5,6 +5,7 @@ import {
   matchesQuery,
   type LiveEnded,
   type LiveOperation,
+  type LiveReplayedOperation,
   type LiveQuery,
   type LiveRecord,
   type LiveSubscribeReply,
@@ -81,12 +82,41 @@ export interface LiveHost {
   unsubscribe(entry: LiveEntry<any>): Promise<void>;
 }
 
-function clone<T>(value: T): T {
-  return structuredClone(value);
+/** A shallow copy of an object or array. */
+function shallow(value: unknown): unknown {
+  return Array.isArray(value) ? [...value] : { ...(value as object) };
+}
+
+/**
+ * A copy of `value` that a patch can be applied to in place without changing `value`: the objects along each
+ * operation's paths are copied (copy-on-write), the rest is shared. Records the application holds stay as
+ * they were, and a one-field patch of a record costs one shallow copy, not a deep clone.
+ */
+function copyAlong<T>(value: T, patch: PatchOperation[]): T {
+  if (typeof value !== 'object' || value === null) return value;
+  const root = shallow(value) as Record<string, unknown>;
+  for (const operation of patch) {
+    for (const pointer of [operation.path, operation.from]) {
+      if (pointer === undefined || pointer === '') continue;
+      // Every container above the target is copied; the target's own value is replaced or removed, and a
+      // `move`/`copy` source is read, so neither needs copying itself unless a later operation goes inside it.
+      const segments = pointer.split('/').slice(1, -1).map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
+      let node: Record<string, unknown> = root;
+      for (const segment of segments) {
+        const child = node[segment];
+        if (typeof child !== 'object' || child === null) break;
+        const copied = shallow(child) as Record<string, unknown>;
+        node[segment] = copied;
+        node = copied;
+      }
+    }
+  }
+  return root as T;
 }
 
 function patched<T>(value: T, patch: PatchOperation[]): T | undefined {
-  const copy = clone(value) as object;
+  // A `copy` may put an object in two places; a later operation inside one must not change the other.
+  const copy = (patch.some((operation) => operation.op === 'copy') ? structuredClone(value) : copyAlong(value, patch)) as object;
   const results = applyPatch(copy, patch as Operation[]);
   return results.every((result) => result === null) ? (copy as T) : undefined;
 }
@@ -256,10 +286,11 @@ export class LiveEntry<T = unknown> {
       this.settle(touched);
     } else {
       // What was missed, replayed in order: one change per operation, as if it had arrived live.
-      for (const operation of reply.operations ?? []) {
+      const { epoch } = reply.position;
+      for (const replayed of reply.operations ?? []) {
         const one = new Set<string>();
-        this.applyOperation(operation, one);
-        this.position = { epoch: operation.epoch, offset: operation.offset };
+        this.applyOperation(replayed, one);
+        this.position = { epoch, offset: replayed.offset };
         this.settle(one);
       }
       this.position = { ...reply.position };
@@ -301,7 +332,7 @@ export class LiveEntry<T = unknown> {
   }
 
   /** Applies one operation to the server's records; false when it does not fit them (a patch on a missing record). */
-  private applyOperation(operation: LiveOperation<T>, touched: Set<string>): boolean {
+  private applyOperation(operation: LiveReplayedOperation<T>, touched: Set<string>): boolean {
     const key = operation.key;
     touched.add(key);
     switch (operation.op) {

@@ -471,3 +471,25 @@ test('loading the same plug object again keeps its open SQLite source working', 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a record the application holds never changes under it: patches copy what they touch', async () => {
+  await using t = await start();
+  await t.server.resource('orders').create({ ...order('o1'), tags: ['a'] });
+  using client = connect(t.wsUrl);
+  const copy = client.live<Order>('orders');
+  await copy.ready;
+  const held = copy.get('o1')!;
+  const heldTags = held.tags!;
+  await t.server.resource<Order>('orders').patch('o1', [
+    { op: 'add', path: '/tags/-', value: 'b' },
+    { op: 'replace', path: '/total', value: 99 },
+  ]);
+  await until(() => copy.get('o1')?.total === 99);
+  assert.deepEqual(copy.get('o1')!.tags, ['a', 'b']);
+  assert.deepEqual(held, { ...order('o1'), tags: ['a'] }, 'the object held before is as it was');
+  assert.deepEqual(heldTags, ['a']);
+  await t.server.resource<Order>('orders').patch('o1', [{ op: 'copy', from: '/tags', path: '/tags' }, { op: 'remove', path: '/tags/0' }]);
+  await until(() => copy.get('o1')?.tags?.length === 1);
+  assert.deepEqual(copy.get('o1')!.tags, ['b']);
+  assert.deepEqual(sorted(copy.records), sorted(serverRecords(t)));
+});

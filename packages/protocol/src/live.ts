@@ -133,6 +133,9 @@ export interface LiveOperation<T = unknown> {
   prev: number;
 }
 
+/** A missed operation in a `$live.subscribe` reply: its view, resource and epoch are the reply's own. */
+export type LiveReplayedOperation<T = unknown> = Omit<LiveOperation<T>, 'view' | 'resource' | 'epoch'>;
+
 /** The payload of `$live.subscribe`: the query, and with `since` the position to recover from. */
 export interface LiveSubscribeRequest extends LiveQuery {
   resource: string;
@@ -151,7 +154,8 @@ export interface LiveSubscribeReply<T = unknown> {
   keyField: string;
   position: StreamPosition;
   records?: LiveRecord<T>[];
-  operations?: LiveOperation<T>[];
+  /** What was missed, oldest first; each in the reply's view and epoch. */
+  operations?: LiveReplayedOperation<T>[];
   recovered?: boolean;
 }
 

@@ -9,6 +9,7 @@ import {
   canonicalJson,
   type LiveEnded,
   type LiveOperation,
+  type LiveReplayedOperation,
   type LiveQuery,
   type LiveRecord,
   type LiveSubscribeReply,
@@ -335,12 +336,14 @@ export class LiveData implements Feature {
       const limit = this.options.maxRecover;
       const page = await this.host.history.since(runtime.topic, since, { limit: limit + 1 });
       if (!page.reset && page.publications.length <= limit) {
-        const operations: LiveOperation[] = [];
+        const operations: LiveReplayedOperation[] = [];
         let prev = since.offset;
         for (const publication of page.publications) {
           const operation = this.operationFor(view, { ...(publication.data as OperationEntry), epoch: page.position.epoch, offset: publication.offset }, prev);
           if (operation === undefined) continue;
-          operations.push(operation);
+          // The view, resource and epoch are the reply's: not repeated 10,000 times.
+          const { view: _view, resource: _resource, epoch: _epoch, ...replayed } = operation;
+          operations.push(replayed);
           prev = publication.offset;
         }
         this.counts.recovered++;
