@@ -89,6 +89,8 @@ const resourcesSchema = z.strictObject({
     .prefault({}),
   /** Most operations one `$live.subscribe` replays; more missed gets a fresh snapshot. */
   maxRecover: z.number().int().min(1).default(10_000),
+  /** Most bytes (JSON) of operations one `$live.subscribe` replays; more gets a fresh snapshot (keep it under `limits.maxBufferedBytes`). */
+  maxRecoverBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
 });
 
 const roomsSchema = z.strictObject({

@@ -232,3 +232,20 @@ test('authorizeWrite that throws refuses (fail closed); a scope that changes wit
   const again = (await client.request('$live.subscribe', { resource: 'items' })).data as LiveSubscribeReply;
   assert.deepEqual(again.records?.map((record) => record.key), ['b']);
 });
+
+test('a replay larger than resources.maxRecoverBytes is a snapshot instead (it would not fit the send buffer)', async () => {
+  await using t = await start({ resources: { maxRecoverBytes: 2048 } });
+  const items = t.server.resource<Item>('items');
+  await items.create(item('a'));
+  await using reader = await RawClient.connect(t.wsUrl);
+  const first = (await reader.request('$live.subscribe', { resource: 'items' })).data as LiveSubscribeReply;
+  for (let n = 1; n <= 5; n++) await items.patch('a', [{ op: 'replace', path: '/n', value: n }]);
+  await using small = await RawClient.connect(t.wsUrl);
+  const few = (await small.request('$live.subscribe', { resource: 'items', since: first.position })).data as LiveSubscribeReply;
+  assert.equal(few.recovered, true, 'five small operations fit');
+  for (let n = 0; n < 100; n++) await items.patch('a', [{ op: 'replace', path: '/n', value: n }]);
+  await using big = await RawClient.connect(t.wsUrl);
+  const many = (await big.request('$live.subscribe', { resource: 'items', since: first.position })).data as LiveSubscribeReply<Item>;
+  assert.equal(many.recovered, false);
+  assert.deepEqual(many.records, [{ key: 'a', value: item('a', 'red', 99), version: 106 }]);
+});

@@ -10,6 +10,7 @@ import {
   type LiveEnded,
   type LiveOperation,
   type LiveReplayedOperation,
+  type StreamPosition,
   type LiveQuery,
   type LiveRecord,
   type LiveSubscribeReply,
@@ -338,19 +339,36 @@ export class LiveData implements Feature {
       if (!page.reset && page.publications.length <= limit) {
         const operations: LiveReplayedOperation[] = [];
         let prev = since.offset;
+        // A replay is bounded in bytes too: one larger than the connection's send buffer would close it as a
+        // slow consumer (4001), and it would ask for the same replay again. A snapshot is sent instead.
+        let bytes = 0;
+        let tooBig = false;
         for (const publication of page.publications) {
           const operation = this.operationFor(view, { ...(publication.data as OperationEntry), epoch: page.position.epoch, offset: publication.offset }, prev);
           if (operation === undefined) continue;
           // The view, resource and epoch are the reply's: not repeated 10,000 times.
           const { view: _view, resource: _resource, epoch: _epoch, ...replayed } = operation;
+          bytes += JSON.stringify(replayed).length + 1;
+          if (bytes > this.options.maxRecoverBytes) {
+            tooBig = true;
+            break;
+          }
           operations.push(replayed);
           prev = publication.offset;
         }
-        this.counts.recovered++;
-        this.counts.replayed += operations.length;
-        return { resource: runtime.name, view: view.id, keyField: runtime.definition.key, position: page.position, operations, recovered: true };
+        if (!tooBig) return this.recoveredReply(runtime, view, page.position, operations);
       }
     }
+    return this.snapshotReply(runtime, view, since);
+  }
+
+  private recoveredReply(runtime: ResourceRuntime, view: View, position: StreamPosition, operations: LiveReplayedOperation[]): LiveSubscribeReply {
+    this.counts.recovered++;
+    this.counts.replayed += operations.length;
+    return { resource: runtime.name, view: view.id, keyField: runtime.definition.key, position, operations, recovered: true };
+  }
+
+  private snapshotReply(runtime: ResourceRuntime, view: View, since: StreamPosition | undefined): LiveSubscribeReply {
     // A snapshot: the records as they are now, with the position they are at (read together, synchronously).
     const records: LiveRecord[] = [];
     for (const [recordKey, held] of runtime.records) {
