@@ -58,6 +58,10 @@ export const board = defineRoom({
   description: 'A shared whiteboard of sticky notes',
   access: 'public',
   options: boardOptionsSchema,
+  pushes: {
+    /** Someone cleared the board: who, and how many notes went. */
+    cleared: z.object({ by: z.string(), removed: z.number().int().min(0) }),
+  },
   create: (options): BoardState => ({
     title: (options as z.output<typeof boardOptionsSchema>)?.title ?? 'Shared board',
     notes: {},

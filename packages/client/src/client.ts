@@ -54,6 +54,8 @@ import type {
   ResourcesOf,
   RequestArgs,
   UntypedResource,
+  RoomsOf,
+  RoomOf,
   SubscribeOptions,
   RequestOptions,
   SendArgs,
@@ -354,9 +356,11 @@ export class Client<Api extends ApiShape = ApiShape> {
    * game.on('state', render);
    * await game.send('move', { cell: 4 });
    */
-  join<S = unknown>(target: string | { kind?: string; room?: string; create?: boolean; options?: unknown; seat?: string }): RoomSession<S> {
+  join<K extends keyof RoomsOf<Api> & string>(target: K | { kind: K; room?: string; create?: boolean; options?: unknown; seat?: string }): RoomSession<RoomOf<Api, K>['state'], RoomOf<Api, K>>;
+  join<S = unknown>(target: string | { kind?: string; room?: string; create?: boolean; options?: unknown; seat?: string }): RoomSession<S>;
+  join(target: string | { kind?: string; room?: string; create?: boolean; options?: unknown; seat?: string }): RoomSession<unknown> {
     const request = typeof target === 'string' ? { kind: target } : { ...target };
-    const entry = new RoomEntry<S>(request, this.roomHost);
+    const entry = new RoomEntry<unknown>(request, this.roomHost);
     if (this.currentState === 'closed') {
       entry.end(undefined, new RequestError(ErrorCode.disconnected, 'cannot join a room: the client is closed'));
       return entry.session;

@@ -5,7 +5,7 @@ export { RequestError } from './errors.ts';
 export type { Subscription, SubscriptionEvents, MessageMeta } from './subscription.ts';
 export type { EventSource } from './emitter.ts';
 export type { LiveCollection, LiveChange, LiveEvents, LiveState, LiveWriteOptions } from './live.ts';
-export type { RoomSession, RoomEvents } from './room.ts';
+export type { RoomSession, RoomEvents, RoomSessionEvents, RoomPushArgs } from './room.ts';
 export { backoffDelay, DEFAULT_RECONNECT } from './backoff.ts';
 export type { ReconnectOptions } from './backoff.ts';
 export type {
@@ -26,6 +26,9 @@ export type {
   PublishOptions,
   PushesOf,
   ResourcesOf,
+  RoomsOf,
+  RoomOf,
+  UntypedRoom,
   RequestOptions,
   StateChange,
   SubscribeOptions,
@@ -60,4 +63,5 @@ export type {
   SubscribeReply,
   Unsubscribed,
   WithPushes,
+  RoomType,
 } from '@switchboard/protocol';

@@ -1,7 +1,7 @@
 // A joined room: its state (a snapshot, then JSON Patches in order), its members and messages, and the seat
 // it takes back after a reconnect, catching up on what it missed.
 import { applyPatch, type Operation } from 'rfc6902';
-import type { RoomClosed, RoomJoinReply, RoomMemberChange, RoomMemberInfo, RoomMessage, RoomStatePatch, StreamPosition } from '@switchboard/protocol';
+import type { RoomClosed, RoomJoinReply, RoomMemberChange, RoomMemberInfo, RoomMessage, RoomStatePatch, RoomType, StreamPosition } from '@switchboard/protocol';
 import { Emitter } from './emitter.ts';
 import type { RequestError } from './errors.ts';
 
@@ -24,6 +24,20 @@ export type RoomEvents<S> = {
   closed: [info: { reason: string; message?: string }];
 };
 
+/** A room kind nothing is known of: any state, messages and pushes. */
+type AnyRoom<S> = RoomType<S, Record<string, unknown>, Record<string, unknown>>;
+
+/** `[type, data]` of each push of room type `T` (a union, so a `switch` on `type` narrows `data`). */
+export type RoomPushArgs<T extends RoomType> = string extends keyof T['pushes']
+  ? [type: string, data: unknown]
+  : { [K in keyof T['pushes'] & string]: [type: K, data: T['pushes'][K]] }[keyof T['pushes'] & string];
+
+/** The events of a session of room type `T`: `message` typed from its pushes. */
+export type RoomSessionEvents<S, T extends RoomType> = Omit<RoomEvents<S>, 'message'> & { message: RoomPushArgs<T> };
+
+/** `send`'s data argument for message `K` of room type `T`: optional when it accepts undefined. */
+type RoomSendArgs<T extends RoomType, K extends keyof T['messages']> = undefined extends T['messages'][K] ? [data?: T['messages'][K]] : [data: T['messages'][K]];
+
 /** What a room session needs from the client. */
 export interface RoomHost {
   request(type: string, data: unknown): Promise<unknown>;
@@ -41,7 +55,7 @@ export interface RoomHost {
  * game.on('state', render);
  * await game.send('move', { cell: 4 });
  */
-export class RoomSession<S = unknown> {
+export class RoomSession<S = unknown, T extends RoomType = AnyRoom<S>> {
   /** Resolves once joined; rejects with the server's RequestError (`room_full`, `forbidden`, the room's own codes). */
   readonly ready: Promise<void>;
   readonly #entry: RoomEntry<S>;
@@ -89,14 +103,30 @@ export class RoomSession<S = unknown> {
     return this.#entry.active;
   }
 
-  on<K extends keyof RoomEvents<S> & string>(name: K, listener: (...args: RoomEvents<S>[K]) => void): () => void {
-    return this.#entry.emitter.on(name, listener);
+  on<K extends keyof RoomSessionEvents<S, T> & string>(name: K, listener: (...args: RoomSessionEvents<S, T>[K]) => void): () => void {
+    return this.#entry.emitter.on(name as keyof RoomEvents<S> & string, listener as (...args: RoomEvents<S>[keyof RoomEvents<S>]) => void);
   }
 
-  /** Sends one of the room's messages; resolves with its handler's reply. */
-  async send<T = unknown>(type: string, data?: unknown): Promise<T> {
+  /**
+   * Listens to one of the room's pushes (`room.send` / `room.broadcast` in its code), typed from the kind's
+   * declared `pushes` with a typed Api.
+   *
+   * @example
+   * game.onMessage('game.over', ({ winner }) => banner(winner));
+   */
+  onMessage<K extends keyof T['pushes'] & string>(type: K, listener: (data: T['pushes'][K]) => void): () => void {
+    return this.#entry.emitter.on('message', (pushed, data) => {
+      if (pushed === type) listener(data as T['pushes'][K]);
+    });
+  }
+
+  /**
+   * Sends one of the room's messages; resolves with its handler's reply (`R`, unknown unless given). With a
+   * typed Api the type and its data are checked (given `R`, the data is checked against any message's).
+   */
+  async send<R = unknown, K extends keyof T['messages'] & string = keyof T['messages'] & string>(type: K, ...args: RoomSendArgs<T, K>): Promise<R> {
     await this.ready;
-    return (await this.#entry.host.request('$room.send', { room: this.#entry.id, type, data })) as T;
+    return (await this.#entry.host.request('$room.send', { room: this.#entry.id, type, data: args[0] })) as R;
   }
 
   /** Leaves the room (its seat is given up). */

@@ -3,6 +3,8 @@ import type {
   ApiEventsKey,
   ApiPushesKey,
   ApiResourcesKey,
+  ApiRoomsKey,
+  RoomType,
   AuthExpiring,
   AuthReply,
   ErrorPayload,
@@ -47,6 +49,20 @@ export type EventsOf<Api> = Api extends { readonly [K in ApiEventsKey]: infer E 
  * type Order = ResourcesOf<Api>['orders'];
  */
 export type ResourcesOf<Api> = Api extends { readonly [K in ApiResourcesKey]: infer R } ? R : Record<never, never>;
+
+/**
+ * The room kinds an Api declares: kind → `RoomType` (state, messages, pushes).
+ *
+ * @example
+ * type Board = RoomsOf<Api>['tictactoe']['state'];
+ */
+export type RoomsOf<Api> = Api extends { readonly [K in ApiRoomsKey]: infer R } ? R : Record<never, never>;
+
+/** Room kind `K` of an Api as a `RoomType` (anything, when it declares none by that name). */
+export type RoomOf<Api, K> = K extends keyof RoomsOf<Api> ? (RoomsOf<Api>[K] extends RoomType ? RoomsOf<Api>[K] : UntypedRoom) : UntypedRoom;
+
+/** A room kind nothing is known of: any state, messages and pushes. */
+export type UntypedRoom<S = unknown> = RoomType<S, Record<string, unknown>, Record<string, unknown>>;
 
 /** The resource names `live` takes with a record type you choose: any when the Api declares no resources. */
 export type UntypedResource<Api> = [keyof ResourcesOf<Api>] extends [never] ? string : never;

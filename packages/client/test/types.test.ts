@@ -11,7 +11,7 @@ import {
   type MessageMeta,
   type WithPushes,
 } from '@switchboard/client';
-import { definePlug, defineResource, z, type AppApi, type Manifest as ServerManifest } from '@switchboard/server';
+import { definePlug, defineResource, defineRoom, z, type AppApi, type Manifest as ServerManifest } from '@switchboard/server';
 import { startTestServer } from '@switchboard/server/testing';
 import { nextEvent, nextValue } from './helpers.ts';
 
@@ -328,4 +328,66 @@ test('client.live() is typed from the resource schema of the plugs', async () =>
   await new Promise((resolve) => setTimeout(resolve, 30));
   const status: 'open' | 'paid' | undefined = orders.get('o1')?.status;
   assert.equal(status, 'paid');
+});
+
+const games = definePlug({
+  name: 'games',
+  rooms: {
+    counter: defineRoom({
+      access: 'public',
+      pushes: {
+        reached: z.object({ count: z.number(), by: z.string() }),
+        reset: z.object({}),
+      },
+      create: (): { count: number } => ({ count: 0 }),
+      messages: {
+        add: {
+          input: z.object({ by: z.number().int() }),
+          handler({ by }, ctx) {
+            ctx.state.count += by;
+            // Pushes are typed from the kind's `pushes`: an undeclared type or wrong data does not compile.
+            if (ctx.state.count >= 10) ctx.room.broadcast('reached', { count: ctx.state.count, by: ctx.member.id });
+            // @ts-expect-error -- not a declared push
+            if (by === 99) ctx.room.broadcast('nope', {});
+            // @ts-expect-error -- count must be a number
+            if (by === 98) ctx.room.send(ctx.member.id, 'reached', { count: 'ten', by: ctx.member.id });
+            return ctx.state.count;
+          },
+        },
+      },
+    }),
+  },
+  messages: {},
+});
+
+test('client.join() is typed from a room kind: its state, its messages and its pushes', async () => {
+  await using t = await startTestServer({ plugs: [games] });
+  using client = connect<AppApi<typeof games>>(t.wsUrl);
+  const counter = client.join('counter');
+  await counter.ready;
+  const reached = nextValue<{ count: number; by: string }>((callback) => counter.onMessage('reached', callback));
+  const viaEvent = nextValue<number>((callback) =>
+    counter.on('message', (type, data) => {
+      // `type` narrows `data`: a switch over the declared pushes.
+      if (type === 'reached') callback(data.count);
+    }),
+  );
+  // @ts-expect-error -- not a message of the kind
+  void counter.send('subtract', { by: 1 }).catch(() => undefined);
+  // @ts-expect-error -- by must be a number
+  void counter.send('add', { by: 'one' }).catch(() => undefined);
+  // @ts-expect-error -- not a push of the kind
+  counter.onMessage('finished', () => undefined);
+  await counter.send('add', { by: 4 });
+  const count = await counter.send<number>('add', { by: 6 });
+  assert.equal(count, 10);
+  const state: { count: number } | undefined = counter.state;
+  assert.equal(state?.count, 10);
+  assert.deepEqual(await reached, { count: 10, by: counter.member });
+  assert.equal(await viaEvent, 10);
+  // The manifest lists the kind's pushes with their JSON Schemas.
+  const manifest: ClientManifest = t.server.manifest();
+  const room = manifest.rooms.find((entry) => entry.kind === 'counter');
+  assert.deepEqual(room?.pushes?.map((push) => push.type), ['reached', 'reset']);
+  assert.deepEqual(Object.keys((room?.pushes?.[0]?.data as { properties: object }).properties), ['count', 'by']);
 });

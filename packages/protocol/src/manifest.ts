@@ -80,6 +80,8 @@ export interface ManifestRoom {
   /** JSON Schema of the state, when the kind declares `state`. */
   state?: Record<string, unknown>;
   messages: { type: string; description?: string; input: Record<string, unknown> }[];
+  /** What the room sends its members unasked (`$room.message`), when the kind declares `pushes`: type and JSON Schema of the data. */
+  pushes?: { type: string; data: Record<string, unknown> }[];
 }
 
 /**
@@ -104,12 +106,28 @@ export interface ManifestResource {
 declare const pushesKey: unique symbol;
 declare const eventsKey: unique symbol;
 declare const resourcesKey: unique symbol;
+declare const roomsKey: unique symbol;
 /** The key of an API type's pushes (push type → data). Type-level only. */
 export type ApiPushesKey = typeof pushesKey;
 /** The key of an API type's channel events (event → data). Type-level only. */
 export type ApiEventsKey = typeof eventsKey;
 /** The key of an API type's resources (resource name → record type). Type-level only. */
 export type ApiResourcesKey = typeof resourcesKey;
+/** The key of an API type's room kinds (kind → `RoomType`). Type-level only. */
+export type ApiRoomsKey = typeof roomsKey;
+
+/**
+ * One room kind as a typed client sees it: the state a member holds, the messages it sends (type → data)
+ * and the pushes it receives (type → data).
+ *
+ * @example
+ * type Board = RoomType<{ cells: string[] }, { move: { cell: number } }, { 'game.over': { winner: string } }>;
+ */
+export interface RoomType<S = unknown, M = Record<string, unknown>, P = Record<string, unknown>> {
+  state: S;
+  messages: M;
+  pushes: P;
+}
 
 /**
  * The pushes (`P`: push type → data), channel events (`E`: event → data) and resources (`R`: name → record)
@@ -121,4 +139,9 @@ export type ApiResourcesKey = typeof resourcesKey;
  *   WithPushes<{ 'chat.message': { from: string; text: string } }, { typing: { user: string } }>;
  * const client = connect<Api>(url);
  */
-export type WithPushes<P, E = Record<never, never>, R = Record<never, never>> = { readonly [pushesKey]: P; readonly [eventsKey]: E; readonly [resourcesKey]: R };
+export type WithPushes<P, E = Record<never, never>, R = Record<never, never>, Rooms = Record<never, never>> = {
+  readonly [pushesKey]: P;
+  readonly [eventsKey]: E;
+  readonly [resourcesKey]: R;
+  readonly [roomsKey]: Rooms;
+};

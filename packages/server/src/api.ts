@@ -109,6 +109,10 @@ export interface ServerApi extends ChannelApi, GrantApi {
 export interface ServerEvents {
   open: [connection: Connection];
   close: [connection: Connection, code: number, reason: string];
+  /** A connection subscribed to a channel (emitted once per channel it joins, not for a repeated `$subscribe`). */
+  subscribe: [connection: Connection, channel: string];
+  /** A connection left a channel: unsubscribed, revoked, or closed (then before `close`). */
+  unsubscribe: [connection: Connection, channel: string];
   'plug:loaded': [info: { name: string; version: string; file: string | undefined; previousVersion: string | undefined }];
   'plug:unloaded': [info: { name: string; version: string; file: string | undefined }];
   'plug:rejected': [info: { file: string | undefined; error: Error }];

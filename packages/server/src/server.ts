@@ -219,7 +219,10 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   const history =
     options.history ?? new MemoryHistory({ maxPublications: options.channels.history.maxPublications, maxAgeMs: options.channels.history.maxAgeMs });
   const fanout = (message: BusMessage, recipients: Iterable<Connection>): number => outbound.fanout(message, recipients);
-  const channels = new Channels({ log, bus, history, sendTo, fanout }, auth, options.channels);
+  const membership = (connection: Connection, channel: string, subscribed: boolean): void => {
+    lifecycle.events.emit(subscribed ? 'subscribe' : 'unsubscribe', connection, channel);
+  };
+  const channels = new Channels({ log, bus, history, sendTo, fanout, membership }, auth, options.channels);
   // Resources keep their operations in their own in-memory history (other bounds than channels) unless a shared back end is given.
   const resourceHistory =
     options.history ?? new MemoryHistory({ maxPublications: options.resources.history.maxOperations, maxAgeMs: options.resources.history.maxAgeMs });
@@ -233,6 +236,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
       sendTo,
       fanout: (envelope, recipients) => outbound.fanout({ topic: 'local', envelope }, recipients),
       closeConnection: (connection, code, reason) => closeConnection(connection, code, reason),
+      checkPushes: options.development,
     },
     auth,
     options.rooms,

@@ -208,3 +208,22 @@ test('a flood of subscribe requests hits the limits; the server stays healthy an
   assert.deepEqual(t.server.channels(), []);
   assert.equal(t.server.connectionCount, 0);
 });
+
+test('server events: subscribe once per channel joined, unsubscribe when it leaves, unsubscribing before close', async () => {
+  await using t = await startTestServer({ plugs: [orders] });
+  const seen: string[] = [];
+  t.server.events.on('subscribe', (connection, channel) => seen.push(`+${channel} ${connection.id}`));
+  t.server.events.on('unsubscribe', (connection, channel) => seen.push(`-${channel} ${connection.id}`));
+  t.server.events.on('close', (connection) => seen.push(`closed ${connection.id}`));
+  await using client = await RawClient.connect(t.wsUrl);
+  const id = [...t.server.connections()][0]!.id;
+  await client.request('$subscribe', { channel: 'orders' });
+  await client.request('$subscribe', { channel: 'orders' });
+  await client.request('$subscribe', { channel: 'news' });
+  await client.request('$unsubscribe', { channel: 'orders' });
+  assert.deepEqual(seen, [`+orders ${id}`, `+news ${id}`, `-orders ${id}`]);
+  const closed = once(t.server.events, 'close');
+  client.ws.terminate(); // the socket is destroyed, not closed politely
+  await closed;
+  assert.deepEqual(seen.slice(3), [`-news ${id}`, `closed ${id}`]);
+});

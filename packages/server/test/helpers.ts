@@ -1,6 +1,8 @@
 // A raw `ws` test client: sends envelopes, waits for replies and pushes, records close codes.
 import WebSocket from 'ws';
 import type { EventEmitter } from 'node:events';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import type { Envelope } from '@switchboard/protocol';
 import type { Connection } from '@switchboard/server';
 
@@ -104,4 +106,22 @@ export function closeCodeOf(server: { events: EventEmitter<any> }, connectionId:
     };
     server.events.on('close', listener);
   });
+}
+
+/**
+ * A pino logger at `info` that keeps every line it writes, parsed, for a test to look for.
+ *
+ * @example
+ * const { logger, lines } = capturingLogger();
+ * await using t = await startTestServer({ logger });
+ */
+export function capturingLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: pino({ level: 'info' }, stream), lines };
 }

@@ -7,7 +7,7 @@ import { applyPatch } from 'rfc6902';
 import type { Envelope, RoomJoinReply, RoomStatePatch } from '@switchboard/protocol';
 import { definePlug, defineRoom, MessageError, z, type ServerOptions } from '@switchboard/server';
 import { startTestServer, type TestServer } from '@switchboard/server/testing';
-import { RawClient } from './helpers.ts';
+import { capturingLogger, RawClient } from './helpers.ts';
 
 const noLimits = { rateLimit: { messagesPerSecond: 0 }, perAddress: { messagesPerSecond: 0, connectionsPerSecond: 0 } };
 
@@ -309,4 +309,51 @@ test('hot swap: new instances run the new version; running ones keep theirs, or 
   const closed = await a.next((e) => e.type === '$room.closed');
   assert.equal((closed.data as { reason: string }).reason, 'removed');
   assert.deepEqual(t.server.rooms(), []);
+});
+
+test('declared room pushes are checked in development: an undeclared type or wrong data fails the handler, nothing is sent or changed', async () => {
+  const loud = defineRoom({
+    access: 'public',
+    pushes: { said: z.object({ text: z.string(), at: z.string().transform(Number) }) },
+    create: () => ({ said: 0 }),
+    messages: {
+      say: {
+        input: z.object({ text: z.unknown(), type: z.string().default('said') }),
+        handler({ text, type }, ctx) {
+          ctx.state.said++;
+          (ctx.room.broadcast as (type: string, data: unknown) => void)(type, { text, at: '7' });
+          return { said: ctx.state.said };
+        },
+      },
+    },
+  });
+  const plug = definePlug({ name: 'loud', rooms: { loud }, messages: {} });
+  for (const development of [true, false]) {
+    const { logger, lines } = capturingLogger();
+    await using t = await startTestServer({ plugs: [plug], limits: noLimits, development, logger });
+    await using a = await RawClient.connect(t.wsUrl);
+    await using b = await RawClient.connect(t.wsUrl);
+    const { room } = (await a.request('$room.join', { kind: 'loud' })).data as { room: string };
+    await b.request('$room.join', { room });
+    // A declared push: its schema's output is what arrives (the transform ran) in development.
+    assert.deepEqual((await send(a, room, 'say', { text: 'hi' })).data, { said: 1 });
+    const heard = (await b.next((e) => e.type === '$room.message')).data as { type: string; data: unknown };
+    assert.deepEqual(heard, { room, type: 'said', data: { text: 'hi', at: development ? 7 : '7' } });
+    const wrongData = await send(a, room, 'say', { text: 42 });
+    const undeclared = await send(a, room, 'say', { text: 'hi', type: 'shouted' });
+    if (development) {
+      // The room's code is at fault: its sender gets handler_error, the log says what was wrong.
+      for (const reply of [wrongData, undeclared]) assert.equal(reply.error?.code, 'handler_error', JSON.stringify(reply));
+      const logged = lines.map((line) => `${String((line.err as { message?: string } | undefined)?.message ?? '')} ${String(line.msg)}`).join('\n');
+      assert.match(logged, /room push "said" does not match its declared schema: text:/);
+      assert.match(logged, /room push "shouted" is not declared in the room's pushes \(said\)/);
+      // Neither was sent, and neither handler's state change stuck.
+      assert.deepEqual((await send(a, room, 'say', { text: 'again' })).data, { said: 2 });
+      assert.equal(((await b.next((e) => e.type === '$room.message')).data as { data: { text: string } }).data.text, 'again');
+    } else {
+      // In production nothing is checked: both go out as they are.
+      assert.deepEqual(wrongData.data, { said: 2 });
+      assert.deepEqual(undeclared.data, { said: 3 });
+    }
+  }
 });

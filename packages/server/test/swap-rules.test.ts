@@ -6,12 +6,10 @@ import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { definePlug, DevErrorCode, z } from '@switchboard/server';
 import { startTestServer } from '@switchboard/server/testing';
 import { ErrorCode } from '@switchboard/protocol';
-import { RawClient } from './helpers.ts';
+import { capturingLogger, RawClient } from './helpers.ts';
 
 function plugSource(answer: string, version?: string, extraInput = ''): string {
   return `import { definePlug } from '@switchboard/server';
@@ -27,16 +25,6 @@ export default definePlug({
 }
 
 /** A logger whose JSON lines the test can read. */
-function capturingLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, stream), lines };
-}
 
 test('an edit keeping its declared version is swapped and logged; a handler-only edit pushes no manifest; a schema edit does', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'switchboard-swap-'));

@@ -58,6 +58,8 @@ export interface ChannelsHost {
   sendTo(connection: Connection, envelope: Envelope): boolean;
   /** Encode-once delivery to many local connections. */
   fanout(message: BusMessage, recipients: Iterable<Connection>): number;
+  /** A connection became (or stopped being) a subscriber of a channel: the server's `subscribe` / `unsubscribe` events. */
+  membership?(connection: Connection, channel: string, subscribed: boolean): void;
 }
 
 // The payloads of the channel protocol messages. A name that is a string but not a valid channel name gets
@@ -263,6 +265,7 @@ export class Channels implements Feature, ChannelApi {
       this.subscriptionsOf.set(connection, subscriptions);
     }
     subscriptions.set(name, admitted);
+    this.core.membership?.(connection, name, true);
     return channel;
   }
 
@@ -270,6 +273,7 @@ export class Channels implements Feature, ChannelApi {
   private remove(connection: Connection, channel: Channel): void {
     channel.subscribers.delete(connection);
     this.subscriptionsOf.get(connection)?.delete(channel.name);
+    this.core.membership?.(connection, channel.name, false);
     const left = channel.presence?.leave(connection);
     if (left !== undefined) this.announce(channel, 'leave', left, undefined);
     if (channel.subscribers.size === 0) {

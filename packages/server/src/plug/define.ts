@@ -1,6 +1,6 @@
 // definePlug: how a plug declares its messages, pushes, channel events and hooks, with types inferred from the schemas.
 import type { z } from 'zod';
-import type { RequestId, Envelope, WithPushes } from '@switchboard/protocol';
+import type { RequestId, Envelope, RoomType, WithPushes } from '@switchboard/protocol';
 import type { Logger } from 'pino';
 import type { Connection } from '../connection/connection.ts';
 import type { BroadcastOptions, PublishOptions, ServerApi } from '../api.ts';
@@ -199,6 +199,7 @@ export interface PlugDefinition<
   P = Record<never, never>,
   E = Record<never, never>,
   Res = Record<never, never>,
+  Rm = Record<string, Room>,
 > {
   /** Unique among the server's plugs: letters, digits, `-` and `_`. */
   name: string;
@@ -212,7 +213,7 @@ export interface PlugDefinition<
   /** The live-data resources this plug serves: name → `defineResource(...)` (docs/live-data.md). */
   resources?: Res;
   /** The room kinds this plug serves: name → `defineRoom(...)` (docs/rooms.md). */
-  rooms?: Record<string, Room>;
+  rooms?: Rm;
   hooks?: Hooks;
   /** Runs when this version of the plug is loaded, before it takes traffic. Throwing rejects the version. */
   onLoad?: (server: TypedServerApi<P, E>, state: Map<string, unknown>) => void | Promise<void>;
@@ -229,7 +230,8 @@ export type Plug<
   P = Record<never, never>,
   E = Record<never, never>,
   Res = Record<never, never>,
-> = PlugDefinition<I, O, P, E, Res> & {
+  Rm = Record<string, Room>,
+> = PlugDefinition<I, O, P, E, Res, Rm> & {
   readonly [PLUG_BRAND]: true;
 };
 
@@ -264,7 +266,8 @@ export function definePlug<
   P extends SchemaMap = Record<never, never>,
   E extends SchemaMap = Record<never, never>,
   Res extends ResourceMap = Record<never, never>,
->(definition: PlugDefinition<I, O, P, E, Res>): Plug<I, O, P, E, Res> {
+  Rm extends Record<string, Room> = Record<never, never>,
+>(definition: PlugDefinition<I, O, P, E, Res, Rm>): Plug<I, O, P, E, Res, Rm> {
   return Object.assign(definition, { [PLUG_BRAND]: true as const });
 }
 
@@ -274,11 +277,18 @@ export function isBrandedPlug(value: unknown): boolean {
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer X) => void ? X : never;
-type InputsOf<P> = P extends Plug<infer I, infer _O, infer _P, infer _E, infer _R> ? I : never;
-type OutputsOf<P> = P extends Plug<infer _I, infer O, infer _P, infer _E, infer _R> ? O : never;
-type PushesOf<P> = P extends Plug<infer _I, infer _O, infer Pushes, infer _E, infer _R> ? Pushes : never;
-type EventsOf<P> = P extends Plug<infer _I, infer _O, infer _P, infer Events, infer _R> ? Events : never;
-type ResourcesOf<P> = P extends Plug<infer _I, infer _O, infer _P, infer _E, infer Resources> ? Resources : never;
+type InputsOf<P> = P extends Plug<infer I, infer _O, infer _P, infer _E, infer _R, infer _Rm> ? I : never;
+type OutputsOf<P> = P extends Plug<infer _I, infer O, infer _P, infer _E, infer _R, infer _Rm> ? O : never;
+type PushesOf<P> = P extends Plug<infer _I, infer _O, infer Pushes, infer _E, infer _R, infer _Rm> ? Pushes : never;
+type EventsOf<P> = P extends Plug<infer _I, infer _O, infer _P, infer Events, infer _R, infer _Rm> ? Events : never;
+type ResourcesOf<P> = P extends Plug<infer _I, infer _O, infer _P, infer _E, infer Resources, infer _Rm> ? Resources : never;
+type RoomKindsOf<P> = P extends Plug<infer _I, infer _O, infer _P, infer _E, infer _R, infer Rooms> ? Rooms : never;
+/** Room kind → what a typed client sees of it: the state, the messages' input, the pushes' data. */
+type RoomTypesOf<R> = {
+  [K in keyof R & string]: R[K] extends Room<infer S, infer I, infer Pushes>
+    ? RoomType<S, { [T in keyof I & string]: z.input<I[T] & Schema> }, DataOf<Pushes>>
+    : never;
+};
 /** Resource name → its record type, as a client's live copy holds it. */
 type RecordsOf<R> = { [K in keyof R & string]: R[K] extends Resource<infer S> ? z.output<S> : never };
 /** Name → the data its schema produces, as a client receives it. */
@@ -304,4 +314,9 @@ export type AppApi<P> = {
         : unknown
       : unknown;
   };
-} & WithPushes<DataOf<UnionToIntersection<PushesOf<P>>>, DataOf<UnionToIntersection<EventsOf<P>>>, RecordsOf<UnionToIntersection<ResourcesOf<P>>>>;
+} & WithPushes<
+    DataOf<UnionToIntersection<PushesOf<P>>>,
+    DataOf<UnionToIntersection<EventsOf<P>>>,
+    RecordsOf<UnionToIntersection<ResourcesOf<P>>>,
+    RoomTypesOf<UnionToIntersection<RoomKindsOf<P>>>
+  >;

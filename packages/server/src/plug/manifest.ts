@@ -96,6 +96,9 @@ export function roomEntries(plug: string, plugVersion: string, rooms: Record<str
     if (room.description !== undefined) entry.description = room.description;
     if (room.maxMembers !== undefined) entry.maxMembers = room.maxMembers;
     if (room.state !== undefined) entry.state = jsonSchemaOf(room.state, 'output');
+    if (room.pushes !== undefined) {
+      entry.pushes = Object.entries(room.pushes as Record<string, Schema>).map(([type, schema]) => ({ type, data: jsonSchemaOf(schema, 'output') }));
+    }
     return entry;
   });
 }

@@ -17,16 +17,34 @@ export interface RoomMember {
   readonly data: Record<string, unknown>;
 }
 
-/** What room code can do with its instance: members, messages, timers, closing. */
-export interface RoomApi {
+/** Push type → schema of its data: what a room sends its members unasked (`room.send`, `room.broadcast`). */
+export type RoomPushes = Record<string, Schema>;
+
+/** The data argument of a push of schema `S`: optional when the schema accepts undefined. */
+type PushData<S, Tail extends unknown[] = []> = S extends Schema
+  ? undefined extends z.input<S>
+    ? [data?: z.input<S>, ...Tail]
+    : [data: z.input<S>, ...Tail]
+  : never;
+
+/** `room.send` of a kind that declares pushes `P`: only those types, each with its schema's data. */
+type TypedRoomSend<P> = <K extends keyof P & string>(memberId: string, type: K, ...args: PushData<P[K]>) => void;
+type TypedRoomBroadcast<P> = <K extends keyof P & string>(type: K, ...args: PushData<P[K], [options?: { except?: string }]>) => void;
+
+/**
+ * What room code can do with its instance: members, messages, timers, closing. `P` is the kind's pushes:
+ * when it declares any, `send` and `broadcast` take only those types with their data (checked in
+ * development: `SB_PUSH_INVALID`).
+ */
+export interface RoomApi<P = Record<never, never>> {
   readonly id: string;
   readonly kind: string;
   /** The members, present and away. */
   members(): RoomMember[];
-  /** Sends one of the room's messages to one member (dropped while it is away). */
-  send(memberId: string, type: string, data?: unknown): void;
-  /** Sends one of the room's messages to every present member (but `except`). */
-  broadcast(type: string, data?: unknown, options?: { except?: string }): void;
+  /** Sends one of the room's pushes to one member (dropped while it is away). */
+  send: [keyof P] extends [never] ? (memberId: string, type: string, data?: unknown) => void : TypedRoomSend<P>;
+  /** Sends one of the room's pushes to every present member (but `except`). */
+  broadcast: [keyof P] extends [never] ? (type: string, data?: unknown, options?: { except?: string }) => void : TypedRoomBroadcast<P>;
   /** A timer owned by the instance: cleared when it restarts or ends. Its callback may change `state`. */
   setTimeout(callback: () => void | Promise<void>, ms: number): number;
   setInterval(callback: () => void | Promise<void>, ms: number): number;
@@ -38,23 +56,23 @@ export interface RoomApi {
 }
 
 /** The context of a room's callbacks and handlers: its state (change it in place) and the room. */
-export interface RoomContext<S> {
+export interface RoomContext<S, P = Record<never, never>> {
   /** The state. Change it in place; the change reaches the members once the callback returns. */
   state: S;
-  readonly room: RoomApi;
+  readonly room: RoomApi<P>;
 }
 
 /** The context of a room message handler: the room, its state, and the member that sent it. */
-export interface RoomMessageContext<S> extends RoomContext<S> {
+export interface RoomMessageContext<S, P = Record<never, never>> extends RoomContext<S, P> {
   readonly member: RoomMember;
 }
 
 /** One message type a room accepts. */
-export interface RoomMessageDefinition<S, I extends Schema = Schema> {
+export interface RoomMessageDefinition<S, I extends Schema = Schema, P = Record<never, never>> {
   input: I;
   description?: string;
   /** Runs with the validated payload; what it returns is the reply. A throw is reported to the sender (MessageError keeps its code) and the state is left as it was. */
-  handler(data: z.output<I>, ctx: RoomMessageContext<S>): unknown;
+  handler(data: z.output<I>, ctx: RoomMessageContext<S, P>): unknown;
 }
 
 /** How often an instance may restart after failures before it is stopped (OTP's restart intensity). */
@@ -69,24 +87,30 @@ export interface RestartIntensity {
  * A room kind: many instances of the same logic, each with its own state and members, created on demand and
  * supervised: one instance's failure harms no other. See docs/rooms.md.
  */
-export interface RoomDefinition<S = unknown, I extends Record<string, Schema> = Record<string, Schema>> {
+export interface RoomDefinition<S = unknown, I extends Record<string, Schema> = Record<string, Schema>, P extends RoomPushes = Record<never, never>> {
   /** A schema of the state, for the manifest (and to check it in development). */
   state?: Schema;
+  /**
+   * The messages the room sends its members unasked: push type → schema of the data. Declared, they type
+   * `room.send` / `room.broadcast`, are checked in development, listed in the manifest and typed on the
+   * client (`AppApi`). Without them `send` takes any type.
+   */
+  pushes?: P;
   /** The schema of the options `create` takes (default: anything JSON). */
   options?: Schema;
   description?: string;
   /** The initial state of a new instance (onCreate). */
-  create(options: unknown, room: RoomApi): S;
+  create(options: unknown, room: RoomApi<P>): S;
   /** After `create`, and again after every restart: arm the instance's timers here. */
-  onStart?(ctx: RoomContext<S>): void | Promise<void>;
+  onStart?(ctx: RoomContext<S, P>): void | Promise<void>;
   /** A member joins (or comes back: `rejoined`). Throw a MessageError to refuse it with your own code. */
-  onJoin?(member: RoomMember, ctx: RoomContext<S> & { rejoined: boolean }): void | Promise<void>;
+  onJoin?(member: RoomMember, ctx: RoomContext<S, P> & { rejoined: boolean }): void | Promise<void>;
   /** A member left (or its seat was not taken back within `seatHoldMs`). */
-  onLeave?(member: RoomMember, ctx: RoomContext<S>): void | Promise<void>;
+  onLeave?(member: RoomMember, ctx: RoomContext<S, P>): void | Promise<void>;
   /** The instance ends (closed, disposed when empty, stopped after failures, shutdown). */
-  onDispose?(ctx: RoomContext<S>): void | Promise<void>;
+  onDispose?(ctx: RoomContext<S, P>): void | Promise<void>;
   /** The messages members send to the instance, by type: a schema and a handler each. */
-  messages: { [K in keyof I]: RoomMessageDefinition<S, I[K]> };
+  messages: { [K in keyof I]: RoomMessageDefinition<S, I[K], P> };
   /** What one member sees of the state (default: all of it). Called after every change, per member. */
   visible?(state: S, member: RoomMember): unknown;
   /**
@@ -133,7 +157,7 @@ export interface ThreadLimits {
 const ROOM_BRAND: unique symbol = Symbol.for('switchboard.room');
 
 /** A room kind as returned by `defineRoom`. */
-export type Room<S = any, I extends Record<string, Schema> = any> = RoomDefinition<S, I> & {
+export type Room<S = any, I extends Record<string, Schema> = any, P extends RoomPushes = any> = RoomDefinition<S, I, P> & {
   readonly [ROOM_BRAND]: true;
 };
 
@@ -154,7 +178,7 @@ export function isRoom(value: unknown): value is Room {
  * });
  * export default definePlug({ name: 'counters', rooms: { counter }, messages: {} });
  */
-export function defineRoom<S, I extends Record<string, Schema>>(definition: RoomDefinition<S, I>): Room<S, I> {
+export function defineRoom<S, I extends Record<string, Schema>, P extends RoomPushes = Record<never, never>>(definition: RoomDefinition<S, I, P>): Room<S, I, P> {
   return Object.assign(definition, { [ROOM_BRAND]: true as const });
 }
 

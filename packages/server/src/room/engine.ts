@@ -3,7 +3,8 @@
 // thread engine (thread-engine.ts) runs this same inline engine inside a worker thread.
 import { createPatch } from 'rfc6902';
 import { ErrorCode, type PatchOperation } from '@switchboard/protocol';
-import { MessageError } from '../errors.ts';
+import type { z } from 'zod';
+import { DevErrorCode, MessageError, SwitchboardError } from '../errors.ts';
 import type { MaybePromise } from '../maybe-promise.ts';
 import { runAs, type CodeOwner } from '../observe/faults.ts';
 import type { Room, RoomApi, RoomContext, RoomMember } from './define.ts';
@@ -87,11 +88,15 @@ export class InlineEngine implements RoomEngine {
   private readonly taskTimeoutMs: number;
   private readonly api: RoomApi;
 
-  constructor(definition: Room, id: string, kind: string, sink: EngineSink, owner: CodeOwner, taskTimeoutMs: number) {
+  /** Whether pushes are checked against the kind's declared `pushes` (in development). */
+  private readonly checkPushes: boolean;
+
+  constructor(definition: Room, id: string, kind: string, sink: EngineSink, owner: CodeOwner, taskTimeoutMs: number, checkPushes = false) {
     this.definition = definition;
     this.sink = sink;
     this.owner = owner;
     this.taskTimeoutMs = taskTimeoutMs;
+    this.checkPushes = checkPushes;
     this.api = this.makeApi(id, kind);
   }
 
@@ -278,8 +283,14 @@ export class InlineEngine implements RoomEngine {
       id,
       kind,
       members: () => [...this.members.values()],
-      send: (memberId, type, data) => this.later(() => this.sink.send(memberId, type, data ?? null)),
-      broadcast: (type, data, options) => this.later(() => this.sink.broadcast(type, data ?? null, options?.except)),
+      send: (memberId: string, type: string, data?: unknown) => {
+        const checked = this.checked(type, data);
+        this.later(() => this.sink.send(memberId, type, checked ?? null));
+      },
+      broadcast: (type: string, data?: unknown, options?: { except?: string }) => {
+        const checked = this.checked(type, data);
+        this.later(() => this.sink.broadcast(type, checked ?? null, options?.except));
+      },
       setTimeout: timer(false),
       setInterval: timer(true),
       clearTimer: (timerId) => {
@@ -296,6 +307,24 @@ export class InlineEngine implements RoomEngine {
       // After the task that asked for it: its own changes reach the members first.
       close: (message) => queueMicrotask(() => this.sink.close(message)),
     };
+  }
+
+  /**
+   * A push's data as it goes out. In development, when the kind declares `pushes`, an undeclared type or
+   * data its schema refuses throws `SB_PUSH_INVALID` into the room's code (a handler's sender gets it, and
+   * its state change is dropped); the schema's output is what is sent.
+   */
+  private checked(type: string, data: unknown): unknown {
+    const pushes = this.definition.pushes as Record<string, z.ZodType> | undefined;
+    if (!this.checkPushes || pushes === undefined) return data;
+    const schema = Object.hasOwn(pushes, type) ? pushes[type] : undefined;
+    if (schema === undefined) {
+      throw new SwitchboardError(DevErrorCode.pushInvalid, `room push "${type}" is not declared in the room's pushes (${Object.keys(pushes).join(', ') || 'none'})`);
+    }
+    const result = schema.safeParse(data);
+    if (result.success) return result.data;
+    const issues = result.error.issues.map((issue) => `${issue.path.join('.') || '(data)'}: ${issue.message}`);
+    throw new SwitchboardError(DevErrorCode.pushInvalid, `room push "${type}" does not match its declared schema: ${issues.join('; ')}`);
   }
 
   /** Inside a task: after its state change (dropped if it fails); outside one: now. */

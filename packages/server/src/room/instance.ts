@@ -38,7 +38,7 @@ export interface InstanceHost {
   /** The instance ended: drop it from the tables, tell bound connections. */
   ended(instance: RoomInstance, reason: string, message: string | undefined): void;
   engine: EngineFactory;
-  defaults: { maxMembers: number; emptyTimeoutMs: number; seatHoldMs: number; maxRestarts: number; restartWithinMs: number; taskTimeoutMs: number };
+  defaults: { maxMembers: number; emptyTimeoutMs: number; seatHoldMs: number; maxRestarts: number; restartWithinMs: number; taskTimeoutMs: number; checkPushes: boolean };
 }
 
 /** One seat: a member, its connection while present, the token that takes it back, what it saw last. */
@@ -59,7 +59,7 @@ function token(): string {
 
 /** The inline engine: the room's code runs in this thread. */
 export const inlineEngine: EngineFactory = (instance, sink) =>
-  new InlineEngine(instance.definition, instance.id, instance.kind, sink, instance, instance.taskTimeoutMs);
+  new InlineEngine(instance.definition, instance.id, instance.kind, sink, instance, instance.taskTimeoutMs, instance.checkPushes);
 
 /**
  * A room instance. Its engine runs the room's code one task at a time and commits the state only when a task
@@ -103,6 +103,10 @@ export class RoomInstance implements CodeOwner {
 
   get taskTimeoutMs(): number {
     return this.host.defaults.taskTimeoutMs;
+  }
+
+  get checkPushes(): boolean {
+    return this.host.defaults.checkPushes;
   }
 
   get maxMembers(): number {

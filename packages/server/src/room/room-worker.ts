@@ -30,7 +30,7 @@ const sink: EngineSink = {
 
 let version = start.version;
 const owner = { name: start.kind, version };
-const engine = new InlineEngine(await load(version), start.id, start.kind, sink, owner, start.taskTimeoutMs);
+const engine = new InlineEngine(await load(version), start.id, start.kind, sink, owner, start.taskTimeoutMs, start.checkPushes);
 
 // Ready: the watchdog's deadline counts from now.
 post({ t: 'pong', n: 0 });

@@ -37,6 +37,8 @@ export interface RoomsHost {
   sendTo(connection: Connection, envelope: Envelope): boolean;
   fanout(envelope: Envelope, recipients: Iterable<Connection>): void;
   closeConnection(connection: Connection, code: number, reason: string): void;
+  /** Whether room pushes are checked against the kinds' declared `pushes` (development). */
+  readonly checkPushes: boolean;
 }
 
 /** A room kind a serving plug declares. */
@@ -213,6 +215,7 @@ export class Rooms implements Feature {
         maxRestarts: this.options.restart.maxRestarts,
         restartWithinMs: this.options.restart.withinMs,
         taskTimeoutMs: this.options.taskTimeoutMs,
+        checkPushes: this.host.checkPushes,
       },
     });
     this.instances.set(id, instance);
@@ -247,7 +250,7 @@ export class Rooms implements Feature {
   private threadEngine(instance: RoomInstance, sink: EngineSink, kind: Kind): RoomEngine {
     const module = kind.definition.module ?? kind.file;
     if (module === undefined) throw new MessageError(ErrorCode.handlerError, `the ${kind.name} room runs in a thread and needs its plug file or "module: import.meta.url"`);
-    return new ThreadEngine({ module, version: instance.version, kind: kind.name, id: instance.id, sink, taskTimeoutMs: instance.taskTimeoutMs, limits: kind.definition.thread ?? {}, log: this.host.log });
+    return new ThreadEngine({ module, version: instance.version, kind: kind.name, id: instance.id, sink, taskTimeoutMs: instance.taskTimeoutMs, checkPushes: instance.checkPushes, limits: kind.definition.thread ?? {}, log: this.host.log });
   }
 
   /** Whether code running as `owner` is one of this server's room instances. */

@@ -21,6 +21,7 @@ export interface WorkerStart {
   kind: string;
   id: string;
   taskTimeoutMs: number;
+  checkPushes: boolean;
 }
 
 /** Messages from the worker. */
@@ -45,6 +46,7 @@ export interface ThreadEngineOptions {
   id: string;
   sink: EngineSink;
   taskTimeoutMs: number;
+  checkPushes: boolean;
   limits: ThreadLimits;
   log: Logger;
 }
@@ -72,7 +74,7 @@ export class ThreadEngine implements RoomEngine {
     this.log = options.log;
     this.id = options.id;
     const limits = { ...THREAD_DEFAULTS, ...options.limits };
-    const workerData: WorkerStart = { module: options.module, version: options.version, kind: options.kind, id: options.id, taskTimeoutMs: options.taskTimeoutMs };
+    const workerData: WorkerStart = { module: options.module, version: options.version, kind: options.kind, id: options.id, taskTimeoutMs: options.taskTimeoutMs, checkPushes: options.checkPushes };
     this.worker = new Worker(WORKER_URL, { workerData, resourceLimits: { maxOldGenerationSizeMb: limits.maxOldGenerationSizeMb }, stdout: false, stderr: false });
     this.worker.unref();
     this.worker.on('message', (message: FromWorker) => this.onMessage(message));

@@ -20,6 +20,15 @@ export function roomProblems(value: unknown): string[] {
           if (typeof entry?.handler !== 'function') problems.push(`room kind "${name}", message "${type}": "handler" must be a function`);
         }
       }
+      const pushes: unknown = definition.pushes;
+      if (pushes !== undefined) {
+        if (typeof pushes !== 'object' || pushes === null || Array.isArray(pushes)) problems.push(`room kind "${name}": "pushes" must map each push type to a zod schema`);
+        else {
+          for (const [type, schema] of Object.entries(pushes)) {
+            if (typeof (schema as { safeParse?: unknown } | null)?.safeParse !== 'function') problems.push(`room kind "${name}", push "${type}": must be a zod schema`);
+          }
+        }
+      }
     }
   }
   return problems;
