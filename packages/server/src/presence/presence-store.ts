@@ -29,7 +29,15 @@ export interface PresenceMember {
  * - A channel with no connections left is dropped: `channels()` lists only channels with members.
  * - Returned members are copies: changing them changes nothing stored.
  *
- * `MemoryPresence` is the reference implementation.
+ * **Node liveness** (optional: `alive` and `sweep`, for stores shared by nodes that can die without
+ * calling `removeNode`). A node is tracked once it has called `alive(node, ttlMs)`, and stays alive until
+ * `ttlMs` after its latest call. `sweep()` removes every tracked node whose time ran out, as `removeNode`
+ * would, and stops tracking it. A node that never called `alive`, or whose `removeNode` ran since, is not
+ * tracked and never swept, so a store used without liveness keeps the plain contract. A node whose time ran
+ * out but that calls `alive` before anyone sweeps is alive again. Once swept, a node's connections are gone
+ * for good: calling `alive` again tracks it anew but brings nothing back.
+ *
+ * `MemoryPresence` is the reference implementation (it has no liveness: one process has no dead nodes).
  *
  * @example
  * const diffs = await presence.add('presence-lobby', { connectionId, node, identityId: 'user-42', info: { name: 'Ada' } });
@@ -42,9 +50,24 @@ export interface PresenceStore {
   remove(channel: string, connectionId: string): MaybePromise<PresenceChange[]>;
   /** The channel's members, one per identity; empty for an unknown channel. */
   list(channel: string): MaybePromise<Member[]>;
-  /** Removes everything `node` held (it died or restarted); returns the resulting leaves. */
+  /** Removes everything `node` held (it died, restarted or shut down) and stops tracking its liveness; returns the resulting leaves. */
   removeNode(node: string): MaybePromise<PresenceChange[]>;
   /** The channels that have at least one connection. */
   channels(): MaybePromise<string[]>;
+  /**
+   * Node liveness: `node` is alive for `ttlMs` more (milliseconds from now, a positive number). The server
+   * calls it for its own node every few seconds, well within `ttlMs` (a third of it, say), from before its
+   * first `add` until it shuts down (then `removeNode`). The first call starts tracking the node: only
+   * tracked nodes are swept. Optional: a store without it has no liveness, and dead nodes are removed only
+   * by an explicit `removeNode`.
+   */
+  alive?(node: string, ttlMs: number): MaybePromise<void>;
+  /**
+   * Removes every tracked node whose liveness lapsed (`ttlMs` passed since its last `alive`) with all it
+   * held, and returns the resulting leaves (as `removeNode` does) for the caller to announce. Any node may
+   * call it, and several may at once: each dead node is claimed atomically by exactly one call, so each
+   * leave is returned exactly once across all of them. Returns `[]` when no node lapsed.
+   */
+  sweep?(): MaybePromise<PresenceChange[]>;
   close(): Promise<void>;
 }

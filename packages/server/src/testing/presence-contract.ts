@@ -17,15 +17,62 @@ function sorted(changes: PresenceChange[]): PresenceChange[] {
   return [...changes].sort((a, b) => a.channel.localeCompare(b.channel) || a.member.id.localeCompare(b.member.id));
 }
 
-/** Registers the presence contract tests. `create` returns a new, empty presence store; the suite closes it. */
-export function presenceContract(name: string, create: () => PresenceStore | Promise<PresenceStore>): void {
+/** What `presenceContract` hands `create`. */
+export interface PresenceContractOptions {
+  /** The clock a store with liveness (`alive`, `sweep`) must measure ttls by; the suite moves it by hand. */
+  now: () => number;
+}
+
+/** A clock the tests move by hand. */
+interface Clock {
+  time: number;
+  now: () => number;
+}
+
+function clock(start = 1_000_000): Clock {
+  const c: Clock = { time: start, now: () => c.time };
+  return c;
+}
+
+/** A store's liveness methods, or undefined when it has none (those tests then skip). */
+function liveness(presence: PresenceStore): Required<Pick<PresenceStore, 'alive' | 'sweep'>> | undefined {
+  const { alive, sweep } = presence;
+  if (typeof alive !== 'function' || typeof sweep !== 'function') return undefined;
+  return { alive: alive.bind(presence), sweep: sweep.bind(presence) };
+}
+
+/**
+ * Registers the presence contract tests. `create` returns a new, empty presence store that measures
+ * liveness by `options.now` (a store without `alive` and `sweep` may ignore it); the suite closes it. The
+ * liveness tests skip for a store without `alive` and `sweep`.
+ */
+export function presenceContract(name: string, create: (options: PresenceContractOptions) => PresenceStore | Promise<PresenceStore>): void {
   async function withPresence(body: (presence: PresenceStore) => Promise<void>): Promise<void> {
-    const presence = await create();
+    await withClock(clock(), body);
+  }
+
+  async function withClock(c: Clock, body: (presence: PresenceStore) => Promise<void>): Promise<void> {
+    const presence = await create({ now: c.now });
     try {
       await body(presence);
     } finally {
       await presence.close();
     }
+  }
+
+  /** A liveness test: skipped for a store without `alive` and `sweep`. */
+  function live(title: string, body: (presence: PresenceStore, methods: NonNullable<ReturnType<typeof liveness>>, c: Clock) => Promise<void>): void {
+    test(`${name}: ${title}`, (t) => {
+      const c = clock();
+      return withClock(c, async (presence) => {
+        const methods = liveness(presence);
+        if (methods === undefined) {
+          t.skip('no liveness (alive, sweep)');
+          return;
+        }
+        await body(presence, methods, c);
+      });
+    });
   }
 
   test(`${name}: an identity joins with its first connection and leaves with its last`, () =>
@@ -163,4 +210,88 @@ export function presenceContract(name: string, create: () => PresenceStore | Pro
       const [leave] = await presence.remove('room', 'c1');
       assert.deepEqual(leave, { channel: 'room', action: 'leave', member: { id: 'ada', info: { name: 'Ada' } } });
     }));
+
+  live('a node that stops calling alive is swept once its ttl lapses, with the leaves of what it held', async (presence, { alive, sweep }, c) => {
+    await alive('n1', 100);
+    await alive('n2', 100);
+    await presence.add('a', member('c1', 'ada', { on: 'n1' }, 'n1'));
+    await presence.add('a', member('c2', 'ada', { on: 'n2' }, 'n2'));
+    await presence.add('a', member('c3', 'bob', {}, 'n1'));
+    await presence.add('b', member('c4', 'cyd', {}, 'n1'));
+    c.time += 50;
+    await alive('n2', 100);
+    assert.deepEqual(await sweep(), []);
+    c.time += 49; // n1 has 1 ms left
+    assert.deepEqual(await sweep(), []);
+    c.time += 1; // ttlMs since n1's last alive: lapsed
+    assert.deepEqual(sorted(await sweep()), [
+      { channel: 'a', action: 'leave', member: { id: 'bob', info: {} } },
+      { channel: 'b', action: 'leave', member: { id: 'cyd', info: {} } },
+    ]);
+    assert.deepEqual(await presence.list('a'), [{ id: 'ada', info: { on: 'n2' } }]);
+    assert.deepEqual(await presence.channels(), ['a']);
+    assert.deepEqual(await sweep(), []);
+    assert.deepEqual(await presence.remove('a', 'c1'), []);
+    c.time += 50;
+    assert.deepEqual(await sweep(), [{ channel: 'a', action: 'leave', member: { id: 'ada', info: { on: 'n2' } } }]);
+    assert.deepEqual(await presence.channels(), []);
+  });
+
+  live('a node that keeps calling alive is never swept', async (presence, { alive, sweep }, c) => {
+    await alive('n1', 100);
+    await presence.add('room', member('c1', 'ada', {}, 'n1'));
+    for (let i = 0; i < 30; i++) {
+      c.time += 60;
+      await alive('n1', 100);
+      assert.deepEqual(await sweep(), []);
+    }
+    assert.deepEqual(await presence.list('room'), [{ id: 'ada', info: {} }]);
+  });
+
+  live('a lapsed node that calls alive before anyone sweeps is alive again', async (presence, { alive, sweep }, c) => {
+    await alive('n1', 100);
+    await presence.add('room', member('c1', 'ada', {}, 'n1'));
+    c.time += 500;
+    await alive('n1', 100);
+    assert.deepEqual(await sweep(), []);
+    assert.deepEqual(await presence.list('room'), [{ id: 'ada', info: {} }]);
+  });
+
+  live('only tracked nodes are swept: not one that never called alive, nor one removed since', async (presence, { alive, sweep }, c) => {
+    await presence.add('room', member('c1', 'ada', {}, 'untracked'));
+    await alive('n2', 100);
+    await presence.add('room', member('c2', 'bob', {}, 'n2'));
+    assert.equal((await presence.removeNode('n2')).length, 1);
+    await presence.add('room', member('c3', 'bob', {}, 'n2'));
+    // A tracked node that held nothing lapses: the sweep forgets it and has no leaves.
+    await alive('n3', 100);
+    c.time += 1_000_000;
+    assert.deepEqual(await sweep(), []);
+    await presence.add('room', member('c4', 'cyd', {}, 'n3'));
+    c.time += 1_000_000;
+    assert.deepEqual(await sweep(), []);
+    assert.deepEqual(byId(await presence.list('room')), [
+      { id: 'ada', info: {} },
+      { id: 'bob', info: {} },
+      { id: 'cyd', info: {} },
+    ]);
+  });
+
+  live('concurrent sweeps return each leave exactly once', async (presence, { alive, sweep }, c) => {
+    await alive('n1', 100);
+    await alive('n2', 100);
+    for (let i = 0; i < 10; i++) {
+      await presence.add('room', member(`a${i}`, `u${i}`, {}, 'n1'));
+      await presence.add('room', member(`b${i}`, `u${i}`, {}, 'n2'));
+      await presence.add('other', member(`c${i}`, `v${i}`, {}, 'n2'));
+    }
+    c.time += 100;
+    const leaves = (await Promise.all(Array.from({ length: 5 }, () => sweep()))).flat();
+    const expected: PresenceChange[] = Array.from({ length: 10 }, (_, i): PresenceChange[] => [
+      { channel: 'other', action: 'leave', member: { id: `v${i}`, info: {} } },
+      { channel: 'room', action: 'leave', member: { id: `u${i}`, info: {} } },
+    ]).flat();
+    assert.deepEqual(sorted(leaves), sorted(expected));
+    assert.deepEqual(await presence.channels(), []);
+  });
 }
