@@ -34,8 +34,8 @@ export const REDIS_DEFAULT_PREFIX = 'sb:';
  * **Connectivity.** `connected` is true while both connections are ready (and, after a reconnect, every
  * topic subscribed again). The bus emits `down` when that stops and `up` when it is back; the health check
  * should report unhealthy while `connected` is false. Pub/sub keeps nothing: what is published while Redis
- * is away is dropped (counted in `dropped`) and a node misses what others published meanwhile, so readers
- * recover through history. Before the first connection, publications wait for it.
+ * is away reaches this node's own listeners only (local delivery goes on) and no other node (counted in
+ * `dropped`); a node misses what others published meanwhile, so readers recover through history. Before the first connection, publications wait for it.
  *
  * **Subscribing is asynchronous** across nodes: Redis delivers to a node only once its `SUBSCRIBE` was
  * processed. On one node the bus holds publications back until its pending subscriptions are acknowledged,
@@ -49,7 +49,7 @@ export const REDIS_DEFAULT_PREFIX = 'sb:';
  * await bus.ready();
  */
 export class RedisBus extends EventEmitter<RedisBusEvents> implements Bus {
-  /** Messages dropped because Redis was away (or refused them). */
+  /** Messages other nodes did not get because Redis was away (or refused them). */
   dropped = 0;
   private readonly prefix: string;
   private readonly onError: (error: unknown) => void;
@@ -63,7 +63,7 @@ export class RedisBus extends EventEmitter<RedisBusEvents> implements Bus {
   private pubReady = false;
   private subReady = false;
   private wasConnected = false;
-  /** Connected once: from then on, publications while disconnected are dropped instead of queued. */
+  /** Connected once: from then on, publications while disconnected are delivered here only instead of queued. */
   private everConnected = false;
   private lastError: Error | undefined;
   private closed = false;
@@ -133,12 +133,9 @@ export class RedisBus extends EventEmitter<RedisBusEvents> implements Bus {
 
   publish(message: ClusterMessage): void {
     if (this.closed) return;
-    if (this.everConnected && !this.connected) {
-      this.dropped++;
-      return;
-    }
     const channel = this.prefix + message.topic;
     const payload = JSON.stringify(message);
+    if (this.everConnected && !this.connected) return this.local(channel, payload);
     if (this.inflight.size > 0 || this.held.length > 0) this.held.push([channel, payload]);
     else this.send(channel, payload);
   }
@@ -175,6 +172,15 @@ export class RedisBus extends EventEmitter<RedisBusEvents> implements Bus {
     this.pubReady = this.subReady = false;
   }
 
+  /**
+   * Redis is away: the publication reaches this node's own listeners (local delivery goes on) and no other
+   * node's, which is counted in `dropped`.
+   */
+  private local(channel: string, payload: string): void {
+    this.dropped++;
+    this.receive(channel, payload);
+  }
+
   private send(channel: string, payload: string): void {
     this.pub.publish(channel, payload).catch((error: unknown) => {
       this.dropped++;
@@ -200,7 +206,7 @@ export class RedisBus extends EventEmitter<RedisBusEvents> implements Bus {
     const held = this.held;
     this.held = [];
     for (const [channel, payload] of held) {
-      if (this.everConnected && !this.connected) this.dropped++;
+      if (this.everConnected && !this.connected) this.local(channel, payload);
       else this.send(channel, payload);
     }
   }

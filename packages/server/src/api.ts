@@ -45,8 +45,8 @@ export interface ChannelApi {
   publish(channel: string, event: string, data?: unknown, options?: PublishOptions): void;
   /** The channels with subscribers on this node. */
   channels(): ChannelInfo[];
-  /** The members of a presence channel on this node, one per identity. */
-  members(channel: string): Member[];
+  /** The members of a presence channel, one per identity, on every node (from the presence store). */
+  members(channel: string): Promise<Member[]>;
 }
 
 /**
@@ -82,7 +82,11 @@ export interface GrantApi {
 export interface ServerApi extends ChannelApi, GrantApi {
   /** Sends a message to every connection (on every node, through the bus). */
   broadcast(type: string, data?: unknown, options?: BroadcastOptions): void;
-  /** Sends a message to one connection of this node; false when it is not (or no longer) here. */
+  /**
+   * Sends a message to one connection. On a single node: false when it is not (or no longer) here. With a
+   * cluster bus, a connection not here is sent to through the bus, and the node that holds it delivers it
+   * (true: handed to the cluster; nobody delivers it if the connection is gone).
+   */
   send(connectionId: string, type: string, data?: unknown): boolean;
   connection(id: string): Connection | undefined;
   connections(): IterableIterator<Connection>;

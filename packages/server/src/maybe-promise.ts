@@ -8,3 +8,15 @@
  * const position = await history.append('orders.eu', data); // works for both
  */
 export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * Whether a value is a promise (anything with `then`): the check that lets a caller of a `MaybePromise`
+ * stay synchronous when the back end answered at once.
+ *
+ * @example
+ * const page = history.since(stream, at);
+ * if (isThenable(page)) return page.then(reply); else reply(page);
+ */
+export function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<T>).then === 'function';
+}

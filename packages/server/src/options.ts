@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Codec } from '@switchboard/protocol';
 import type { Bus } from './bus/bus.ts';
 import type { History } from './stream/history.ts';
+import type { PresenceStore } from './presence/presence-store.ts';
 import type { Store } from './store/store.ts';
 import type { Transport } from './transport/transport.ts';
 import { HOOK_NAMES, type AnyPlug, type Hooks } from './plug/define.ts';
@@ -248,6 +249,12 @@ export const optionsSchema = z.strictObject({
   codecs: z.array(z.custom<Codec>((value) => isObject(value) && isFunction(value.encode) && isFunction(value.decode), { message: 'must be a codec' })).optional(),
   /** Where channels with history keep their streams (default: in memory, bounded by `channels.history`). */
   history: z.custom<History>((value) => isObject(value) && isFunction(value.append) && isFunction(value.since), { message: 'must be a History' }).optional(),
+  /** Who is in each presence channel, shared by the nodes of a cluster (default: in memory, this node only). */
+  presence: z
+    .custom<PresenceStore>((value) => isObject(value) && isFunction(value.add) && isFunction(value.remove) && isFunction(value.list) && isFunction(value.removeNode), {
+      message: 'must be a PresenceStore',
+    })
+    .optional(),
   /** The fan-out bus (default: in memory). */
   bus: z.custom<Bus>((value) => isObject(value) && isFunction(value.publish) && isFunction(value.subscribe), { message: 'must be a Bus' }).optional(),
   /** The WebSocket transport (default: ws). */

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { Recorder } from './observe/recorder.ts';
 import { recorderTap } from './observe/audit-tap.ts';
 import type { AuditEntry, ConnectionOpen, Store } from './store/store.ts';
-import { BROADCAST_TOPIC, type BusMessage } from './bus/bus.ts';
+import { BROADCAST_TOPIC, ClusterMessageKind, DIRECT_TOPIC, GRANTS_TOPIC, nodeTopic, type BusMessage, type ClusterMessage } from './bus/bus.ts';
 import { CloseCode, jsonCodec, ROOM_SOCKET_PREFIX, SystemType, type Envelope } from '@switchboard/protocol';
 import { pino, type Logger } from 'pino';
 import { z } from 'zod';
@@ -17,6 +17,7 @@ import type { ServerApi, ServerEvents } from './api.ts';
 import { Auth } from './auth/auth.ts';
 import { resolveAuthOptions } from './auth/options.ts';
 import { MemoryBus } from './bus/memory-bus.ts';
+import { MemoryPresence } from './presence/memory-presence.ts';
 import { MemoryHistory } from './stream/memory-history.ts';
 import { registerChannelRoutes } from './channel/admin-routes.ts';
 import { Channels } from './channel/channels.ts';
@@ -215,14 +216,27 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
 
   // ------------------------------------------------------------ features, in order (teardown in reverse)
   const grantStore = new GrantStore();
-  const auth = new Auth({ log, sendTo, closeConnection, accessChanged: (connection, reason) => features.accessChanged(connection, reason) }, authOptions, grantStore);
+  // A bus other than the in-memory one links this node to others: grant changes and direct sends cross it.
+  const clustered = !(bus instanceof MemoryBus);
+  const auth = new Auth(
+    {
+      log,
+      sendTo,
+      closeConnection,
+      accessChanged: (connection, reason) => features.accessChanged(connection, reason),
+      changed: clustered ? (identityId, change, reason) => bus.publish({ kind: ClusterMessageKind.grants, topic: GRANTS_TOPIC, node, identityId, change, ...(reason === undefined ? {} : { reason }) }) : undefined,
+    },
+    authOptions,
+    grantStore,
+  );
   const history =
     options.history ?? new MemoryHistory({ maxPublications: options.channels.history.maxPublications, maxAgeMs: options.channels.history.maxAgeMs });
   const fanout = (message: BusMessage, recipients: Iterable<Connection>): number => outbound.fanout(message, recipients);
   const membership = (connection: Connection, channel: string, subscribed: boolean): void => {
     lifecycle.events.emit(subscribed ? 'subscribe' : 'unsubscribe', connection, channel);
   };
-  const channels = new Channels({ log, bus, history, sendTo, fanout, membership }, auth, options.channels);
+  const presence = options.presence ?? new MemoryPresence();
+  const channels = new Channels({ log, bus, history, presence, node, sendTo, fanout, membership }, auth, options.channels);
   // Resources keep their operations in their own in-memory history (other bounds than channels) unless a shared back end is given.
   const resourceHistory =
     options.history ?? new MemoryHistory({ maxPublications: options.resources.history.maxOperations, maxAgeMs: options.resources.history.maxAgeMs });
@@ -272,7 +286,15 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
       if (except !== undefined) message.except = typeof except === 'string' ? except : except.id;
       bus.publish(message);
     },
-    send: (connectionId, type, data) => lifecycle.byId.get(connectionId)?.send(type, data) ?? false,
+    send(connectionId, type, data) {
+      const connection = lifecycle.byId.get(connectionId);
+      if (connection !== undefined) return connection.send(type, data);
+      if (!clustered) return false;
+      // Not here: the node that holds it delivers it (every node listens on the direct topic).
+      if (checkPush) data = checkPush(type, data);
+      bus.publish({ kind: ClusterMessageKind.direct, topic: DIRECT_TOPIC, connectionId, envelope: data === undefined ? { type } : { type, data } });
+      return true;
+    },
     connection: (id) => lifecycle.byId.get(id),
     connections: () => lifecycle.byId.values(),
     get connectionCount() {
@@ -408,6 +430,31 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     closeConnection,
   });
   bus.subscribe(BROADCAST_TOPIC, (message) => outbound.fanout(message, lifecycle.byId.values()));
+  if (clustered) {
+    const events = bus as Partial<EventEmitter>;
+    if (typeof events.on === 'function') {
+      events.on.call(bus, 'down', (error?: Error) =>
+        log.warn({ err: error, node }, 'the cluster bus is down: only this node\'s connections are served; the health check answers 503'),
+      );
+      events.on.call(bus, 'up', () => log.info({ node }, 'the cluster bus is up: cross-node delivery works'));
+    }
+    // What other nodes send this one: direct sends to connections it may hold, grant changes made elsewhere.
+    const onCluster = (message: ClusterMessage): void => {
+      if (message.kind === ClusterMessageKind.direct) {
+        const connection = lifecycle.byId.get(message.connectionId);
+        if (connection !== undefined) sendTo(connection, message.envelope);
+      } else if (message.kind === ClusterMessageKind.grants && message.node !== node) {
+        try {
+          auth.applyRemote(message.identityId, message.change, message.reason);
+        } catch (error) {
+          log.error({ err: error, identityId: message.identityId, from: message.node }, 'a grant change from another node could not be applied');
+        }
+      }
+    };
+    bus.subscribe(DIRECT_TOPIC, onCluster);
+    bus.subscribe(nodeTopic(node), onCluster);
+    bus.subscribe(GRANTS_TOPIC, onCluster);
+  }
 
   // ------------------------------------------------------------ HTTP: admin API and static files
   const servePublic = options.public === false ? undefined : createStaticHandler(options.public);
@@ -508,19 +555,24 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
       roomCounts: rooms.counts,
       faults: () => ({ total: faults.total, stalls: faults.stalls }),
       audit: () => (recorder ? { ...recorder.counts, queued: recorder.queued, spoolBytes: recorder.spooled, storeAvailable: recorder.available } : undefined),
+      busConnected: () => (clustered ? bus.connected !== false : undefined),
       events: lifecycle.events,
     },
   });
 
   /** `GET /healthz`: unauthenticated, cheap, and honest — 503 as soon as shutdown begins, so traffic drains away. */
   const health = (res: ServerResponse): void => {
+    // Unhealthy, too, while the cluster bus is down: this node serves its own connections, but publishes no
+    // longer reach the others' (a green check then is the failure users report most).
+    const busDown = clustered && bus.connected === false;
     const body = JSON.stringify({
-      status: shuttingDown ? 'shutting_down' : 'ok',
+      status: shuttingDown ? 'shutting_down' : busDown ? 'bus_down' : 'ok',
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
       connections: lifecycle.byId.size,
       plugs: registry.list().length,
+      ...(clustered ? { node, bus: busDown ? 'down' : 'up' } : {}),
     });
-    res.writeHead(shuttingDown ? 503 : 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) });
+    res.writeHead(shuttingDown || busDown ? 503 : 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
   };
 
@@ -735,8 +787,10 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     await registry.clear();
     await live.stop();
     await roomHistory.close();
+    await channels.settled(); // the leaves of the connections just closed are announced before the bus goes
     await bus.close();
     await history.close();
+    await presence.close();
     clearInterval(retention);
     await recorder?.close();
     await persisting;

@@ -10,6 +10,7 @@ import type { Admission, Feature, ProtocolRoute, Refusal, RouteKind, UpgradeCont
 import type { HandlerContext } from '../plug/define.ts';
 import { diffGrants, grantFor, grantSet, isGrant, type GrantAction, type GrantSet } from '../grants/grant-set.ts';
 import type { GrantStore } from '../grants/store.ts';
+import type { GrantChange } from '../bus/bus.ts';
 import type { UpgradeDecision } from '../transport/transport.ts';
 import type { Identity, ResolvedAuthOptions } from './options.ts';
 import type { Session } from './session.ts';
@@ -92,6 +93,8 @@ export interface AuthHost {
   closeConnection(connection: Connection, code: number, reason: string): void;
   /** A connection's identity or grants changed: the other features drop what it may no longer have. */
   accessChanged(connection: Connection, reason: string): void;
+  /** A runtime change was made here (not one applied from another node): the server tells the cluster. */
+  changed?(identityId: string, change: GrantChange, reason: string | undefined): void;
 }
 
 const authInput = z.strictObject({ token: z.string().min(1) });
@@ -121,6 +124,8 @@ export class Auth implements Feature, GrantApi {
   private readonly anonymous: Session;
   /** Local connections by identity id: what a grant change or a disabled user applies to. */
   private readonly byIdentity = new Map<string, Set<Connection>>();
+  /** While a change from another node is applied: it is not sent back to the cluster. */
+  private applying = false;
 
   constructor(host: AuthHost, options: ResolvedAuthOptions, store: GrantStore) {
     this.core = host;
@@ -459,31 +464,19 @@ export class Auth implements Feature, GrantApi {
   // ---------------------------------------------------------------- GrantApi
 
   grant(identityId: string, grants: string[], options?: GrantChangeOptions): string[] {
-    checkArguments(identityId, grants);
-    this.store.grant(identityId, grants);
-    this.refresh(identityId, options?.reason ?? GrantsReason.grantChanged);
-    return this.grantsOf(identityId);
+    return this.update(identityId, { add: grants }, options);
   }
 
   revoke(identityId: string, grants: string[], options?: GrantChangeOptions): string[] {
-    checkArguments(identityId, grants);
-    this.store.revoke(identityId, grants);
-    this.refresh(identityId, options?.reason ?? GrantsReason.grantChanged);
-    return this.grantsOf(identityId);
+    return this.update(identityId, { remove: grants }, options);
   }
 
   setGrants(identityId: string, grants: string[], options?: GrantChangeOptions): string[] {
-    checkArguments(identityId, grants);
-    this.store.setGrants(identityId, grants);
-    this.refresh(identityId, options?.reason ?? GrantsReason.grantChanged);
-    return this.grantsOf(identityId);
+    return this.update(identityId, { set: grants }, options);
   }
 
   resetGrants(identityId: string, options?: GrantChangeOptions): string[] {
-    checkArguments(identityId, undefined);
-    this.store.reset(identityId);
-    this.refresh(identityId, options?.reason ?? GrantsReason.grantChanged);
-    return this.grantsOf(identityId);
+    return this.update(identityId, { reset: true }, options);
   }
 
   /**
@@ -499,7 +492,49 @@ export class Auth implements Feature, GrantApi {
     if (change.add !== undefined) this.store.grant(identityId, change.add);
     if (change.remove !== undefined) this.store.revoke(identityId, change.remove);
     this.refresh(identityId, options?.reason ?? GrantsReason.grantChanged);
+    if (!this.applying) this.core.changed?.(identityId, { op: 'update', ...change }, options?.reason);
     return this.grantsOf(identityId);
+  }
+
+  /**
+   * Applies a change made on another node (from the bus) to this node's connections of the identity,
+   * without telling the cluster again and without persisting it: the node that made it did both.
+   */
+  applyRemote(identityId: string, change: GrantChange, reason: string | undefined): void {
+    const persist = this.store.persist;
+    this.applying = true;
+    this.store.persist = undefined;
+    try {
+      const options = reason === undefined ? undefined : { reason };
+      switch (change.op) {
+        case 'grant':
+          this.update(identityId, { add: change.grants }, options);
+          break;
+        case 'revoke':
+          this.update(identityId, { remove: change.grants }, options);
+          break;
+        case 'set':
+          this.update(identityId, { set: change.grants }, options);
+          break;
+        case 'reset':
+          this.update(identityId, { reset: true }, options);
+          break;
+        case 'update': {
+          const { op: _op, ...rest } = change;
+          this.update(identityId, rest, options);
+          break;
+        }
+        case 'disable':
+          this.disableUser(identityId, change.reason);
+          break;
+        case 'enable':
+          this.enableUser(identityId);
+          break;
+      }
+    } finally {
+      this.applying = false;
+      this.store.persist = persist;
+    }
   }
 
   /**
@@ -518,6 +553,7 @@ export class Auth implements Feature, GrantApi {
   disableUser(identityId: string, reason = 'disabled by the server'): number {
     checkArguments(identityId, undefined);
     this.store.disable(identityId, reason);
+    if (!this.applying) this.core.changed?.(identityId, { op: 'disable', reason }, undefined);
     const connections = this.byIdentity.get(identityId);
     if (connections === undefined) return 0;
     for (const connection of connections) this.core.closeConnection(connection, CloseCode.kicked, closeReason(reason));
@@ -526,6 +562,7 @@ export class Auth implements Feature, GrantApi {
 
   enableUser(identityId: string): boolean {
     checkArguments(identityId, undefined);
+    if (!this.applying) this.core.changed?.(identityId, { op: 'enable' }, undefined);
     return this.store.enable(identityId);
   }
 }

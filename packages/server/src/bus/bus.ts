@@ -87,6 +87,8 @@ export type GrantChange =
   | { op: 'revoke'; grants: string[] }
   | { op: 'set'; grants: string[] }
   | { op: 'reset' }
+  /** Several at once, applied in this order: reset, set, add, remove (what `POST /admin/grants` makes). */
+  | { op: 'update'; reset?: boolean; set?: string[]; add?: string[]; remove?: string[] }
   | { op: 'disable'; reason: string }
   | { op: 'enable' };
 
@@ -177,6 +179,12 @@ export type ClusterListener = (message: ClusterMessage) => void;
  * The in-memory bus is the reference implementation; every bus must pass `test/bus-contract.ts`.
  */
 export interface Bus {
+  /**
+   * A bus between nodes says here whether cross-node delivery works now (false while its link is down:
+   * the health check answers 503). Absent on a bus that cannot fail (the in-memory one). A bus that is also
+   * an EventEmitter of `down` / `up` has those logged by the server.
+   */
+  readonly connected?: boolean;
   publish(message: ClusterMessage): void;
   /**
    * Starts receiving a topic. Subscribing twice with one listener is a no-op. An inline listener is typed

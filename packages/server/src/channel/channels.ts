@@ -23,11 +23,11 @@ import { DevErrorCode, MessageError, SwitchboardError } from '../errors.ts';
 import type { Feature, ProtocolRoute } from '../feature.ts';
 import type { HandlerContext } from '../plug/define.ts';
 import type { History, StreamPage, StreamReset } from '../stream/history.ts';
-import type { MaybePromise } from '../maybe-promise.ts';
+import { isThenable, type MaybePromise } from '../maybe-promise.ts';
 import type { Logger } from 'pino';
 import { grantFor, PatternSet } from '../grants/grant-set.ts';
 import type { ResolvedChannelOptions } from '../options.ts';
-import { Presence } from './presence.ts';
+import type { PresenceStore } from '../presence/presence-store.ts';
 
 /** How a subscription was admitted, which decides whether a grant change can end it. */
 const Admitted = {
@@ -46,7 +46,8 @@ interface Channel {
   readonly kind: ChannelKind;
   readonly topic: string;
   readonly subscribers: Set<Connection>;
-  readonly presence: Presence | undefined;
+  /** A presence channel: its members are kept in the presence store (across the cluster). */
+  readonly presence: boolean;
 }
 
 /** What the channels feature is handed by `server.ts`. */
@@ -55,6 +56,10 @@ export interface ChannelsHost {
   readonly bus: Bus;
   /** Where channels with history keep their streams. */
   readonly history: History;
+  /** Who is in each presence channel, across the cluster. */
+  readonly presence: PresenceStore;
+  /** This node's id, on the presence entries of its connections. */
+  readonly node: string;
   sendTo(connection: Connection, envelope: Envelope): boolean;
   /** Encode-once delivery to many local connections. */
   fanout(message: BusMessage, recipients: Iterable<Connection>): number;
@@ -76,9 +81,6 @@ interface Stored {
   from?: string;
 }
 
-function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<T>).then === 'function';
-}
 
 const publishInput = z.strictObject({ channel: z.string(), event: eventName, data: z.unknown().optional(), exceptSelf: z.boolean().optional() });
 const broadcastInput = z.strictObject({ event: eventName, data: z.unknown().optional(), exceptSelf: z.boolean().optional() });
@@ -129,6 +131,8 @@ export class Channels implements Feature, ChannelApi {
   private readonly withHistory: PatternSet;
   /** Appends still being written, per channel, when the history answers asynchronously: publishes keep their order. */
   private readonly appending = new Map<string, Promise<void>>();
+  /** Per presence channel, the announcements of store changes still resolving: made in order, announced in order. */
+  private readonly announcing = new Map<string, Promise<void>>();
   /** Recovery outcomes, for the metrics. */
   readonly recoveries = { recovered: 0, reset: 0, replayed: 0 };
 
@@ -165,6 +169,11 @@ export class Channels implements Feature, ChannelApi {
     ];
   }
 
+  /** Resolves once every presence change made so far has been announced. */
+  async settled(): Promise<void> {
+    while (this.announcing.size > 0) await Promise.all(this.announcing.values());
+  }
+
   /** The channels a connection is subscribed to. */
   describe(connection: Connection): Partial<ConnectionInfo> {
     const subscriptions = this.subscriptionsOf.get(connection);
@@ -187,12 +196,13 @@ export class Channels implements Feature, ChannelApi {
       name: channel.name,
       kind: channel.kind,
       subscribers: channel.subscribers.size,
-      ...(channel.presence ? { members: channel.presence.size } : {}),
+      // The distinct identities among this node's subscribers; `members()` asks the store for the cluster's.
+      ...(channel.presence ? { members: new Set([...channel.subscribers].map((connection) => connection.identity?.id)).size } : {}),
     }));
   }
 
-  members(channel: string): Member[] {
-    return this.byTopic.get(channelTopic(channel))?.presence?.list() ?? [];
+  async members(channel: string): Promise<Member[]> {
+    return channelKind(channel) === 'presence' ? await this.core.presence.list(channel) : [];
   }
 
   /**
@@ -254,7 +264,7 @@ export class Channels implements Feature, ChannelApi {
     let channel = this.byTopic.get(topic);
     if (channel === undefined) {
       const kind = channelKind(name);
-      channel = { name, kind, topic, subscribers: new Set(), presence: kind === 'presence' ? new Presence() : undefined };
+      channel = { name, kind, topic, subscribers: new Set(), presence: kind === 'presence' };
       this.byTopic.set(topic, channel);
       this.core.bus.subscribe(topic, this.onBusMessage);
     }
@@ -274,19 +284,43 @@ export class Channels implements Feature, ChannelApi {
     channel.subscribers.delete(connection);
     this.subscriptionsOf.get(connection)?.delete(channel.name);
     this.core.membership?.(connection, channel.name, false);
-    const left = channel.presence?.leave(connection);
-    if (left !== undefined) this.announce(channel, 'leave', left, undefined);
+    if (channel.presence) this.presenceChange(channel.name, () => this.core.presence.remove(channel.name, connection.id), undefined);
     if (channel.subscribers.size === 0) {
       this.byTopic.delete(channel.topic);
       this.core.bus.unsubscribe(channel.topic, this.onBusMessage);
     }
   }
 
-  private announce(channel: Channel, action: PresenceChange['action'], member: Member, except: string | undefined): void {
-    const change: PresenceChange = { channel: channel.name, action, member };
-    const message: BusMessage = { topic: channel.topic, envelope: { type: SystemType.presence, data: change } };
-    if (except !== undefined) message.except = except;
-    this.core.bus.publish(message);
+  /**
+   * Makes a presence store change now and announces the identity-level joins and leaves it returns to the
+   * channel's subscribers on every node (through the bus), in the order the changes were made even when the
+   * store answers asynchronously: a quick subscribe-then-close never announces the leave before the join.
+   */
+  private presenceChange(name: string, change: () => MaybePromise<PresenceChange[]>, except: string | undefined): void {
+    const announce = (diffs: PresenceChange[]): void => {
+      for (const diff of diffs) {
+        const message: BusMessage = { topic: channelTopic(name), envelope: { type: SystemType.presence, data: diff } };
+        if (except !== undefined && diff.action === 'join') message.except = except;
+        this.core.bus.publish(message);
+      }
+    };
+    const failed = (error: unknown): void => {
+      this.core.log.error({ err: error, channel: name }, `presence store failed; members of ${name} may be out of date`);
+    };
+    let result: MaybePromise<PresenceChange[]>;
+    try {
+      result = change();
+    } catch (error) {
+      return failed(error);
+    }
+    const before = this.announcing.get(name);
+    if (before === undefined && !isThenable(result)) return announce(result);
+    const pending = result;
+    const next = (before ?? Promise.resolve()).then(() => pending).then(announce, failed);
+    this.announcing.set(name, next);
+    void next.then(() => {
+      if (this.announcing.get(name) === next) this.announcing.delete(name);
+    });
   }
 
   // ---------------------------------------------------------------- protocol handlers
@@ -311,7 +345,11 @@ export class Channels implements Feature, ChannelApi {
       }
     }
     const subscriptions = this.subscriptionsOf.get(connection);
-    if (subscriptions?.has(name)) return this.replySubscribed(ctx, name, request);
+    if (subscriptions?.has(name)) {
+      // Subscribed already: the same reply again (members included), nothing joins twice.
+      const listed = kind === 'presence' ? this.core.presence.list(name) : undefined;
+      return this.replySubscribed(ctx, name, request, isThenable(listed) ? await listed : listed);
+    }
     if (subscriptions !== undefined && subscriptions.size >= this.options.maxPerConnection) {
       throw new MessageError(ErrorCode.limitExceeded, `at most ${this.options.maxPerConnection} channels per connection`, { limit: 'maxPerConnection' });
     }
@@ -320,10 +358,17 @@ export class Channels implements Feature, ChannelApi {
       throw new MessageError(ErrorCode.limitExceeded, `channel ${name} has ${this.options.maxSubscribers} subscribers, its limit`, { limit: 'maxSubscribers' });
     }
     const channel = this.add(connection, name, admitted);
-    const joined = channel.presence && identity ? channel.presence.join(connection, identity) : undefined;
-    const replied = this.replySubscribed(ctx, name, request);
+    let members: Member[] | undefined;
+    if (channel.presence && identity !== undefined) {
+      const member = { connectionId: connection.id, node: this.core.node, identityId: identity.id, info: identity.info ?? {} };
+      this.presenceChange(name, () => this.core.presence.add(name, member), connection.id);
+      // Asked after the add, so the list includes this member.
+      const listed = this.core.presence.list(name);
+      members = isThenable(listed) ? await listed : listed;
+      if (connection.closed) return;
+    }
+    const replied = this.replySubscribed(ctx, name, request, members);
     if (replied !== undefined) await replied;
-    if (joined !== undefined) this.announce(channel, 'join', joined, connection.id);
   }
 
   /**
@@ -332,9 +377,8 @@ export class Channels implements Feature, ChannelApi {
    * after the history was read reaches it live, and one published before is in the reply: none is missed,
    * and the client drops the few a slow history might hand it twice (same offset).
    */
-  private replySubscribed(ctx: HandlerContext, name: string, request: z.output<typeof subscribeInput>): Promise<void> | undefined {
-    const presence = this.byTopic.get(channelTopic(name))?.presence;
-    const reply: SubscribeReply = presence ? { channel: name, members: presence.list() } : { channel: name };
+  private replySubscribed(ctx: HandlerContext, name: string, request: z.output<typeof subscribeInput>, members?: Member[]): Promise<void> | undefined {
+    const reply: SubscribeReply = members !== undefined ? { channel: name, members } : { channel: name };
     if (!this.withHistory.matches(name)) {
       if (request.since !== undefined) {
         reply.recovered = false;

@@ -36,6 +36,8 @@ export interface PrometheusSources {
   faults(): { total: number; stalls: number };
   /** The recorder, when the server has a store: its queue, spool and counts. */
   audit?(): { queued: number; spoolBytes: number; storeAvailable: boolean; written: number; replayed: number; dropped: number; failures: number } | undefined;
+  /** Whether the cluster bus delivers across nodes now; undefined without one. */
+  busConnected?(): boolean | undefined;
   /** The server's events: plug loads, swaps, removals and rejections are counted from them. */
   events: EventEmitter<ServerEvents>;
 }
@@ -248,6 +250,9 @@ export class Prometheus {
     // ---------------------------------------------------------------- records
     gauge('switchboard_audit_queue', 'Audit and connection records waiting in memory to be written.', [], () => one(sources.audit?.()?.queued ?? 0));
     gauge('switchboard_audit_spool_bytes', 'Bytes in the audit spool file (records waiting while the store is unavailable).', [], () => one(sources.audit?.()?.spoolBytes ?? 0));
+    gauge('switchboard_bus_connected', '1 while the cluster bus delivers across nodes, 0 while it is down (absent without a cluster bus).', [], () =>
+      sources.busConnected?.() === undefined ? [] : one(sources.busConnected() ? 1 : 0),
+    );
     gauge('switchboard_store_available', '1 while the store accepts writes, 0 while records go to the spool.', [], () => one(sources.audit?.()?.storeAvailable === false ? 0 : 1));
     counter('switchboard_audit_written_total', 'Records written to the store (from memory, or replayed from the spool).', [], () => {
       const audit = sources.audit?.();

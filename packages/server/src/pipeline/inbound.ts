@@ -15,6 +15,7 @@ import type { InFlight } from './drain.ts';
 import type { Outbound } from './outbound.ts';
 import type { Route } from '../plug/route.ts';
 import type { MessageTap } from '../observe/audit-tap.ts';
+import { isThenable } from '../maybe-promise.ts';
 
 /** The owner name of global hooks (see plug/route.ts). */
 const GLOBAL = 'global';
@@ -23,9 +24,6 @@ function isRejection(value: unknown): value is Rejection {
   return typeof value === 'object' && value !== null && typeof (value as Rejection).reject === 'string';
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
-}
 
 /** zod issues → protocol issues (path and message only: no schema internals). */
 export function toIssues(issues: readonly { path: readonly PropertyKey[]; message: string; code?: string }[]): Issue[] {

@@ -11,6 +11,7 @@ import { runAs } from '../observe/faults.ts';
 import type { HookEntry, RouteOwner } from '../plug/route.ts';
 import type { TransportHandlers, TransportSocket, UpgradeDecision } from '../transport/transport.ts';
 import { Connection, type ConnectionInfo, type ConnectionOwner } from '../connection/connection.ts';
+import { isThenable } from '../maybe-promise.ts';
 
 const connectionChannel = diagnosticsChannel('switchboard:connection');
 
@@ -48,9 +49,6 @@ export interface LifecycleOptions {
   shuttingDown(): boolean;
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
-}
 
 
 /**

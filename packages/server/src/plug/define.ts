@@ -65,7 +65,7 @@ export type TypedServerApi<P = Record<never, never>, E = Record<never, never>> =
       broadcast: Declares<P> extends true
         ? <K extends keyof P & string>(type: K, ...args: DataArgs<P[K], [options?: BroadcastOptions]>) => void
         : ServerApi['broadcast'];
-      /** Sends one of this plug's pushes to one connection of this node; false when it is not (or no longer) here. */
+      /** Sends one of this plug's pushes to one connection, on this node or (with a cluster bus) whichever holds it. */
       send: Declares<P> extends true
         ? <K extends keyof P & string>(connectionId: string, type: K, ...args: DataArgs<P[K]>) => boolean
         : ServerApi['send'];

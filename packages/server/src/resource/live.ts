@@ -32,6 +32,7 @@ import type { History } from '../stream/history.ts';
 import type { Resource, ResourceHandle, ResourceInfo, WriteChange } from './define.ts';
 import { fieldsOf } from './validate.ts';
 import { MAX_KEY_LENGTH, patchOperationSchema, ResourceRuntime, type AppliedOperation, type OperationEntry, type WriteGuard, type WriteRequest } from './resource.ts';
+import { isThenable } from '../maybe-promise.ts';
 
 /** What the live-data feature is handed by `server.ts`. */
 export interface LiveDataHost {
@@ -100,9 +101,6 @@ const patchInput = z.strictObject({
 });
 const deleteInput = z.strictObject({ resource: resourceName, key, ifVersion: version.optional() });
 
-function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<T>).then === 'function';
-}
 
 /**
  * The live-data feature: serves the resources the plugs declare. Each resource has one bus topic; its

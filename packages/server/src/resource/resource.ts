@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Bus } from '../bus/bus.ts';
 import { MessageError } from '../errors.ts';
-import type { MaybePromise } from '../maybe-promise.ts';
+import { isThenable, type MaybePromise } from '../maybe-promise.ts';
 import { toIssues } from '../pipeline/inbound.ts';
 import { compileKeyCheck, type KeyCheck } from '../plug/strict.ts';
 import type { History } from '../stream/history.ts';
@@ -81,9 +81,6 @@ interface Held {
   version: number;
 }
 
-function isThenable<T>(value: MaybePromise<T>): value is Promise<T> {
-  return typeof value === 'object' && value !== null && typeof (value as Promise<T>).then === 'function';
-}
 
 /** Runs `next` on a value that may be a promise, without making one when it is not. */
 function then<T, U>(value: MaybePromise<T>, next: (value: T) => MaybePromise<U>): MaybePromise<U> {

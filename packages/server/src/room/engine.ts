@@ -5,7 +5,7 @@ import { createPatch } from 'rfc6902';
 import { ErrorCode, type PatchOperation } from '@switchboard/protocol';
 import type { z } from 'zod';
 import { DevErrorCode, MessageError, SwitchboardError } from '../errors.ts';
-import type { MaybePromise } from '../maybe-promise.ts';
+import { isThenable, type MaybePromise } from '../maybe-promise.ts';
 import { runAs, type CodeOwner } from '../observe/faults.ts';
 import type { Room, RoomApi, RoomContext, RoomMember } from './define.ts';
 
@@ -50,9 +50,6 @@ export interface RoomEngine {
   stop(): void;
 }
 
-function isThenable<T>(value: MaybePromise<T>): value is Promise<T> {
-  return typeof value === 'object' && value !== null && typeof (value as Promise<T>).then === 'function';
-}
 
 class TaskTimeout extends Error {}
 

@@ -1,0 +1,162 @@
+// Two Switchboard nodes linked by a real, throwaway Redis (RedisBus + RedisHistory): channel messages, direct
+// sends and grant changes cross from one node to the other; a client that moves to the other node recovers
+// what it missed; a Redis restart makes both health checks say so, and delivery resumes after it.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SignJWT } from 'jose';
+import { CloseCode, type Envelope, type SubscribeReply } from '@switchboard/protocol';
+import type { ServerOptions } from '@switchboard/server';
+import { startTestServer, type TestServer } from '@switchboard/server/testing';
+import { RedisBus, RedisHistory } from '@switchboard/redis';
+import { RawClient } from '../../server/test/helpers.ts';
+import { startTestRedis, type TestRedis } from './redis.ts';
+
+const redis = await startTestRedis();
+const SECRET = 'test-secret-that-is-at-least-32-characters-long';
+let prefixes = 0;
+
+function token(sub: string, grants: string[]): Promise<string> {
+  return new SignJWT({ grants }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
+}
+
+async function connectAs(server: TestServer, sub: string, grants: string[] = []): Promise<RawClient> {
+  return RawClient.connect(server.wsUrl, { headers: { authorization: `Bearer ${await token(sub, grants)}` } });
+}
+
+async function eventually(check: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Two nodes on one Redis, under a key prefix of their own; the channels `news*` keep history. */
+async function twoNodes(server: TestRedis, extra: ServerOptions = {}): Promise<[TestServer, TestServer]> {
+  const prefix = `nodes${++prefixes}:`;
+  const node = async (name: string): Promise<TestServer> => {
+    const bus = new RedisBus({ url: server.url, prefix, redis: { retryStrategy: () => 50 } });
+    await bus.ready();
+    return startTestServer({
+      node: name,
+      bus,
+      history: new RedisHistory({ url: server.url, prefix, redis: { retryStrategy: () => 50 } }),
+      auth: { secret: SECRET },
+      channels: { history: { channels: ['news*'] } },
+      limits: { rateLimit: { messagesPerSecond: 0 } },
+      ...extra,
+    });
+  };
+  return [await node('node-a'), await node('node-b')];
+}
+
+/** Subscribes, and waits until the other nodes will deliver to this one (the bus subscribed in Redis). */
+async function subscribe(client: RawClient, server: TestServer, channel: string, extra: Record<string, unknown> = {}): Promise<SubscribeReply> {
+  const reply = await client.request('$subscribe', { channel, ...extra });
+  assert.equal(reply.error, undefined, JSON.stringify(reply.error));
+  await (server.server.options.bus as RedisBus).settled();
+  return reply.data as SubscribeReply;
+}
+
+const messagesOf = (client: RawClient, channel: string): Envelope[] =>
+  client.received.filter((e) => e.type === '$message' && (e.data as { channel: string }).channel === channel);
+
+if (typeof redis === 'string') {
+  test('two nodes over Redis', { skip: `REDIS TESTS SKIPPED: ${redis}` }, () => {});
+} else {
+  after(() => redis.close());
+
+  test('two nodes over Redis: a publish on one reaches the other in order; a direct send finds its connection', async () => {
+    const [a, b] = await twoNodes(redis);
+    await using _a = a;
+    await using _b = b;
+    await using reader = await connectAs(a, 'ada');
+    await subscribe(reader, a, 'news');
+    for (let i = 0; i < 200; i++) b.server.publish('news', 'item', { i });
+    await eventually(() => messagesOf(reader, 'news').length === 200, '200 messages across');
+    const items = messagesOf(reader, 'news').map((e) => (e.data as { data: { i: number }; offset: number }).data.i);
+    assert.deepEqual(items, Array.from({ length: 200 }, (_, i) => i), 'in order, none twice');
+
+    // A direct send from node b to a connection that node a holds.
+    const id = [...a.server.connections()][0]!.id;
+    assert.equal(b.server.send(id, 'note', { text: 'hello from b' }), true, 'handed to the cluster');
+    const note = await reader.next((e) => e.type === 'note');
+    assert.deepEqual(note.data, { text: 'hello from b' });
+    // The health checks say both are up and name the node.
+    const health = (await (await fetch(`${b.url}/healthz`)).json()) as Record<string, unknown>;
+    assert.equal(health.status, 'ok');
+    assert.equal(health.node, 'node-b');
+    assert.equal(health.bus, 'up');
+  });
+
+  test('two nodes over Redis: a grant revoked on one node takes effect at once on the other', async () => {
+    const [a, b] = await twoNodes(redis);
+    await using _a = a;
+    await using _b = b;
+    await using member = await connectAs(a, 'bob', ['subscribe:private-team']);
+    await subscribe(member, a, 'private-team');
+    b.server.revoke('bob', ['subscribe:private-team'], { reason: 'left the team' });
+    const unsubscribed = await member.next((e) => e.type === '$unsubscribed');
+    assert.deepEqual(unsubscribed.data, { channel: 'private-team', reason: 'grant_revoked', grant: 'subscribe:private-team' });
+    const grants = await member.next((e) => e.type === '$grants');
+    assert.equal((grants.data as { reason: string }).reason, 'left the team');
+    assert.ok(!a.server.grantsOf('bob').includes('subscribe:private-team'), 'node a applied it');
+    // Disabling a user on node b closes its connections on node a.
+    const closed = member.waitClose();
+    b.server.disableUser('bob', 'abuse');
+    assert.equal(await closed, CloseCode.kicked);
+  });
+
+  test('two nodes over Redis: a client whose socket dropped on one node recovers on the other what it missed', async () => {
+    const [a, b] = await twoNodes(redis);
+    await using _a = a;
+    await using _b = b;
+    const first = await connectAs(a, 'cy');
+    const reply = await subscribe(first, a, 'news-eu');
+    a.server.publish('news-eu', 'item', { i: 0 });
+    const seen = await first.next((e) => e.type === '$message');
+    const at = { epoch: (seen.data as { epoch: string }).epoch, offset: (seen.data as { offset: number }).offset };
+    assert.equal(at.epoch, reply.position?.epoch);
+    first.ws.terminate(); // destroyed, not closed
+    for (let i = 1; i <= 5; i++) a.server.publish('news-eu', 'item', { i });
+    await using second = await connectAs(b, 'cy');
+    const recovered = await subscribe(second, b, 'news-eu', { since: at });
+    assert.equal(recovered.recovered, true);
+    assert.deepEqual(
+      recovered.publications?.map((message) => (message.data as { i: number }).i),
+      [1, 2, 3, 4, 5],
+    );
+  });
+
+  test('two nodes over Redis: while Redis is down both health checks answer 503 bus_down; delivery resumes after', async () => {
+    const [a, b] = await twoNodes(redis, { channels: { history: { channels: [] } } });
+    await using _a = a;
+    await using _b = b;
+    await using reader = await connectAs(a, 'dee');
+    await subscribe(reader, a, 'alerts');
+    b.server.publish('alerts', 'test', { n: 1 });
+    await reader.next((e) => e.type === '$message');
+    await redis.stop();
+    try {
+      for (const node of [a, b]) {
+        await eventually(async () => (await fetch(`${node.url}/healthz`)).status === 503, `${node.server.options.node} unhealthy`);
+        const body = (await (await fetch(`${node.url}/healthz`)).json()) as Record<string, unknown>;
+        assert.equal(body.status, 'bus_down');
+        assert.equal(body.bus, 'down');
+      }
+      // Local delivery goes on meanwhile.
+      a.server.publish('alerts', 'local', { n: 2 });
+      await reader.next((e) => e.type === '$message' && (e.data as { event: string }).event === 'local');
+    } finally {
+      await redis.start();
+    }
+    for (const node of [a, b]) await eventually(async () => (await fetch(`${node.url}/healthz`)).status === 200, 'healthy again');
+    await (a.server.options.bus as RedisBus).settled();
+    b.server.publish('alerts', 'again', { n: 3 });
+    const again = await reader.next((e) => e.type === '$message' && (e.data as { event: string }).event === 'again');
+    assert.deepEqual((again.data as { data: unknown }).data, { n: 3 });
+    // The scrape says so too.
+    const metrics = await (await fetch(`${a.url}/metrics`)).text();
+    assert.match(metrics, /^switchboard_bus_connected 1$/m);
+  });
+}
