@@ -7,7 +7,7 @@ import { SignJWT } from 'jose';
 import { CloseCode, type Envelope, type SubscribeReply } from '@switchboard/protocol';
 import type { ServerOptions } from '@switchboard/server';
 import { startTestServer, type TestServer } from '@switchboard/server/testing';
-import { RedisBus, RedisHistory } from '@switchboard/redis';
+import { RedisBus, RedisHistory, RedisPresence } from '@switchboard/redis';
 import { RawClient } from '../../server/test/helpers.ts';
 import { startTestRedis, type TestRedis } from './redis.ts';
 
@@ -32,7 +32,7 @@ async function eventually(check: () => boolean | Promise<boolean>, what: string,
 }
 
 /** Two nodes on one Redis, under a key prefix of their own; the channels `news*` keep history. */
-async function twoNodes(server: TestRedis, extra: ServerOptions = {}): Promise<[TestServer, TestServer]> {
+async function twoNodes(server: TestRedis, extra: ServerOptions = {}): Promise<[TestServer, TestServer, string]> {
   const prefix = `nodes${++prefixes}:`;
   const node = async (name: string): Promise<TestServer> => {
     const bus = new RedisBus({ url: server.url, prefix, redis: { retryStrategy: () => 50 } });
@@ -41,13 +41,15 @@ async function twoNodes(server: TestRedis, extra: ServerOptions = {}): Promise<[
       node: name,
       bus,
       history: new RedisHistory({ url: server.url, prefix, redis: { retryStrategy: () => 50 } }),
+      presence: new RedisPresence({ url: server.url, prefix, redis: { retryStrategy: () => 50 } }),
+      cluster: { heartbeatMs: 50, nodeTtlMs: 300 },
       auth: { secret: SECRET },
       channels: { history: { channels: ['news*'] } },
       limits: { rateLimit: { messagesPerSecond: 0 } },
       ...extra,
     });
   };
-  return [await node('node-a'), await node('node-b')];
+  return [await node('node-a'), await node('node-b'), prefix];
 }
 
 /** Subscribes, and waits until the other nodes will deliver to this one (the bus subscribed in Redis). */
@@ -158,5 +160,38 @@ if (typeof redis === 'string') {
     // The scrape says so too.
     const metrics = await (await fetch(`${a.url}/metrics`)).text();
     assert.match(metrics, /^switchboard_bus_connected 1$/m);
+  });
+}
+
+if (typeof redis !== 'string') {
+  test('two nodes over Redis: presence is one list across nodes; a node that dies leaves no ghost', async () => {
+    const [a, b, prefix] = await twoNodes(redis);
+    await using _a = a;
+    await using _b = b;
+    await using ada = await connectAs(a, 'ada', ['subscribe:presence-*']);
+    const first = await subscribe(ada, a, 'presence-lobby');
+    assert.deepEqual(first.members?.map((member) => member.id), ['ada']);
+    await using bob = await connectAs(b, 'bob', ['subscribe:presence-*']);
+    const second = await subscribe(bob, b, 'presence-lobby');
+    assert.deepEqual(second.members?.map((member) => member.id).sort(), ['ada', 'bob'], 'bob sees ada, who is on the other node');
+    const joined = await ada.next((e) => e.type === '$presence');
+    assert.deepEqual(joined.data, { channel: 'presence-lobby', action: 'join', member: { id: 'bob', info: {} } });
+    assert.deepEqual((await a.server.members('presence-lobby')).map((member) => member.id).sort(), ['ada', 'bob']);
+
+    // A node that died without a word: it had a member here and said it was alive, then nothing.
+    const dead = new RedisPresence({ url: redis.url, prefix });
+    await dead.add('presence-lobby', { connectionId: 'ghost-1', node: 'node-dead', identityId: 'cy', info: {} });
+    await dead.alive('node-dead', 100);
+    await dead.close();
+    const ghost = await ada.next((e) => e.type === '$presence' && (e.data as { member: { id: string } }).member.id === 'cy' && (e.data as { action: string }).action === 'leave');
+    assert.equal((ghost.data as { action: string }).action, 'leave');
+    await bob.next((e) => e.type === '$presence' && (e.data as { member: { id: string } }).member.id === 'cy');
+    assert.deepEqual((await b.server.members('presence-lobby')).map((member) => member.id).sort(), ['ada', 'bob'], 'no ghost');
+
+    // A member whose socket is destroyed leaves for everyone, on both nodes.
+    bob.ws.terminate();
+    const left = await ada.next((e) => e.type === '$presence' && (e.data as { action: string }).action === 'leave' && (e.data as { member: { id: string } }).member.id === 'bob');
+    assert.ok(left);
+    await eventually(async () => (await a.server.members('presence-lobby')).length === 1, 'bob gone from the list');
   });
 }

@@ -280,6 +280,17 @@ export const optionsSchema = z.strictObject({
   node: z.string().min(1).max(200).optional(),
   /** What is recorded and how (docs/operations.md). */
   audit: auditSchema.prefault({}),
+  /**
+   * Node liveness in a cluster whose presence store tracks it (RedisPresence): every `heartbeatMs` the node
+   * says it is alive for `nodeTtlMs` and sweeps the nodes that stopped saying so, announcing their members' leaves.
+   */
+  cluster: z
+    .strictObject({
+      heartbeatMs: z.number().int().min(10).default(5_000),
+      nodeTtlMs: z.number().int().min(30).default(15_000),
+    })
+    .refine((cluster) => cluster.nodeTtlMs > cluster.heartbeatMs, { message: 'nodeTtlMs must be longer than heartbeatMs' })
+    .prefault({}),
 });
 
 /** What `createServer` accepts. */

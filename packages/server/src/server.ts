@@ -18,6 +18,7 @@ import { Auth } from './auth/auth.ts';
 import { resolveAuthOptions } from './auth/options.ts';
 import { MemoryBus } from './bus/memory-bus.ts';
 import { MemoryPresence } from './presence/memory-presence.ts';
+import type { PresenceStore } from './presence/presence-store.ts';
 import { MemoryHistory } from './stream/memory-history.ts';
 import { registerChannelRoutes } from './channel/admin-routes.ts';
 import { Channels } from './channel/channels.ts';
@@ -235,7 +236,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
   const membership = (connection: Connection, channel: string, subscribed: boolean): void => {
     lifecycle.events.emit(subscribed ? 'subscribe' : 'unsubscribe', connection, channel);
   };
-  const presence = options.presence ?? new MemoryPresence();
+  const presence: PresenceStore = options.presence ?? new MemoryPresence();
   const channels = new Channels({ log, bus, history, presence, node, sendTo, fanout, membership }, auth, options.channels);
   // Resources keep their operations in their own in-memory history (other bounds than channels) unless a shared back end is given.
   const resourceHistory =
@@ -724,10 +725,43 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     }
   }
 
+  /**
+   * In a cluster: presence entries an earlier run of this node left are removed (their leaves announced), and
+   * with a store that tracks liveness the node says it is alive and sweeps dead nodes, so a node that died
+   * leaves no ghosts; a store that lost its data (`reset`) gets this node's members again.
+   */
+  let liveness: NodeJS.Timeout | undefined;
+  async function joinCluster(): Promise<void> {
+    if (!clustered) return;
+    const { heartbeatMs, nodeTtlMs } = options.cluster;
+    channels.announce(await presence.removeNode(node));
+    const events = presence as Partial<EventEmitter>;
+    if (typeof events.on === 'function') {
+      events.on.call(presence, 'reset', () => {
+        log.warn({ node }, 'the presence store lost its data; this node adds its members again');
+        channels.restorePresence();
+      });
+    }
+    if (presence.alive === undefined || presence.sweep === undefined) return;
+    const beat = async (): Promise<void> => {
+      await presence.alive!(node, nodeTtlMs);
+      const leaves = await presence.sweep!();
+      if (leaves.length > 0) log.warn({ node, leaves: leaves.length }, 'presence of nodes that stopped answering was removed');
+      channels.announce(leaves);
+    };
+    const tick = (): void => {
+      beat().catch((error: unknown) => log.warn({ err: error, node }, 'presence heartbeat failed; retrying'));
+    };
+    await beat();
+    liveness = setInterval(tick, heartbeatMs);
+    liveness.unref();
+  }
+
   async function listen(): Promise<ListenInfo> {
     if (listening) return listening;
     await observe.start(); // opens the access log file: a path that cannot be written fails here
     await openStore();
+    await joinCluster();
     faults.start();
     await loadInitialPlugs();
     await new Promise<void>((resolveListen, reject) => {
@@ -792,6 +826,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     await history.close();
     await presence.close();
     clearInterval(retention);
+    clearInterval(liveness);
     await recorder?.close();
     await persisting;
     await store?.close();

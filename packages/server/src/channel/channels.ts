@@ -169,6 +169,27 @@ export class Channels implements Feature, ChannelApi {
     ];
   }
 
+  /** Announces presence changes made elsewhere (a dead node swept from the store) to every node's subscribers. */
+  announce(changes: readonly PresenceChange[]): void {
+    for (const change of changes) this.presenceChange(change.channel, () => [change], undefined);
+  }
+
+  /**
+   * Adds this node's presence members to the store again (it lost them: a Redis restart without persistence)
+   * and announces the joins it returns.
+   */
+  restorePresence(): void {
+    for (const channel of this.byTopic.values()) {
+      if (!channel.presence) continue;
+      for (const connection of channel.subscribers) {
+        const identity = connection.identity;
+        if (identity === undefined) continue;
+        const member = { connectionId: connection.id, node: this.core.node, identityId: identity.id, info: identity.info ?? {} };
+        this.presenceChange(channel.name, () => this.core.presence.add(channel.name, member), connection.id);
+      }
+    }
+  }
+
   /** Resolves once every presence change made so far has been announced. */
   async settled(): Promise<void> {
     while (this.announcing.size > 0) await Promise.all(this.announcing.values());
