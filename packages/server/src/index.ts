@@ -78,3 +78,6 @@ export type {
 export { MemoryStore } from './store/memory-store.ts';
 export { SqliteStore, SQLITE_SCHEMA_VERSION } from './store/sqlite-store.ts';
 export type { SqliteStoreOptions } from './store/sqlite-store.ts';
+// one machine, many processes: the agent and its workers (also at @switchboard/server/cluster)
+export { startAgent, joinCluster, isClusterWorker, IpcBus, IpcHistory, IpcPresence, ClusterFaultCode } from './cluster/index.ts';
+export type { Agent, AgentOptions, ClusterStatus, ClusterWorker, WorkerInfo, ConnectionEntry } from './cluster/index.ts';
