@@ -117,12 +117,13 @@ test('a channel without history keeps each publisher’s order on every worker',
   }
 });
 
-test('presence crosses workers: each member hears the other join, wherever it is connected', async () => {
+test('presence is the cluster’s: one member list across workers, joins and leaves heard everywhere', async () => {
   const [ada, bob] = await sdkPair((i) => ['ada', 'bob'][i]!);
   const adaLobby = ada!.subscribe('presence-lobby');
   await adaLobby.ready;
   const bobLobby = bob!.subscribe('presence-lobby');
   await bobLobby.ready;
+  assert.deepEqual([...bobLobby.members.keys()].sort(), ['ada', 'bob'], 'the list bob gets on his worker has ada, who is on the other');
   await eventually(() => adaLobby.members.has('bob'), 10_000, "ada hears bob's join");
   assert.equal(adaLobby.members.get('bob')?.name, 'bob');
   // The agent's registry knows where each is, and that it is in the lobby.
@@ -131,6 +132,8 @@ test('presence crosses workers: each member hears the other join, wherever it is
     return found.length === 1 && found[0]!.channels.includes('presence-lobby') ? found : undefined;
   });
   assert.equal(where!.pid, pids[1]);
+  await bobLobby.unsubscribe();
+  await eventually(() => !adaLobby.members.has('bob'), 10_000, "ada hears bob's leave");
 });
 
 test('the registry: every worker with its state, and every connection with its worker, identity and channels', async () => {

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
-import { connect, type Client } from '@switchboard/client';
+import { connect, type Client, type ClientOptions } from '@switchboard/client';
 import type { ClusterStatus, ConnectionEntry } from '@switchboard/server/cluster';
 import { CLUSTER_SECRET } from './fixtures/cluster-auth.ts';
 import { RawClient } from './helpers.ts';
@@ -129,14 +129,9 @@ export async function startCluster(config: Record<string, unknown> = {}, options
   return handle;
 }
 
-/** An SDK client that reconnects quickly, with a token for `sub` when given. */
-export function client(url: string, sub?: string): Client {
-  return connect(url, {
-    ...(sub === undefined ? {} : { token: () => tokenFor(sub) }),
-    reconnect: { initialDelayMs: 20, maxDelayMs: 200, jitter: 0.2 },
-    requestTimeoutMs: 10_000,
-    heartbeatMs: 0,
-  });
+/** An SDK client that reconnects quickly (unless `options` say otherwise). */
+export function client(url: string, options: ClientOptions = {}): Client {
+  return connect(url, { reconnect: { initialDelayMs: 20, maxDelayMs: 200, jitter: 0.2 }, requestTimeoutMs: 10_000, heartbeatMs: 0, ...options });
 }
 
 /** The pid of the worker a client is connected to. */
@@ -148,10 +143,10 @@ export async function pidOf(c: Client): Promise<number> {
  * SDK clients, one on each worker pid of `pids` (the i-th on `pids[i]`, authenticated as `sub(i)`): connects
  * clients (round robin spreads them) and keeps the first on each worker, closing the rest. At most 20 tries.
  */
-export async function clientsOn(url: string, pids: number[], sub?: (i: number) => string): Promise<Client[]> {
+export async function clientsOn(url: string, pids: number[], sub?: (i: number) => string, options?: ClientOptions): Promise<Client[]> {
   const found = new Map<number, Client>();
   for (let attempt = 0; attempt < 20 && found.size < pids.length; attempt++) {
-    const c = client(url);
+    const c = client(url, options);
     await c.ready;
     const pid = await pidOf(c);
     if (pids.includes(pid) && !found.has(pid)) found.set(pid, c);

@@ -1,10 +1,8 @@
 // A worker of the cluster: the back ends it shares with the other workers, and what it reports to the agent.
 import cluster from 'node:cluster';
 import { hostname } from 'node:os';
-import { channelKind } from '@switchboard/protocol';
 import type { Bus } from '../bus/bus.ts';
 import type { Connection } from '../connection/connection.ts';
-import { optionsSchema } from '../options.ts';
 import type { PresenceStore } from '../presence/presence-store.ts';
 import type { ListenInfo, SwitchboardServer } from '../server.ts';
 import type { History } from '../stream/history.ts';
@@ -33,19 +31,12 @@ export function isClusterWorker(): boolean {
   return cluster.isWorker && process.env[WORKER_INDEX_ENV] !== undefined;
 }
 
-/**
- * Whether `createServer` takes a `presence` store. Until it does, the worker mirrors its presence channels'
- * members into the agent's store from the server's `subscribe`/`unsubscribe` events, so that the agent can
- * still announce the leaves of a worker that died.
- */
-const PRESENCE_OPTION = 'presence' in optionsSchema.shape;
-
 /** The createServer options a worker takes from the cluster. */
 export interface ClusterServerOptions {
   node: string;
   bus: Bus;
   history: History;
-  presence?: PresenceStore;
+  presence: PresenceStore;
 }
 
 /**
@@ -82,9 +73,7 @@ export class ClusterWorker {
    * wherever `given` (the configuration) has none of its own (a Redis bus, say).
    */
   serverOptions(given: { bus?: Bus; history?: History; presence?: PresenceStore } = {}): ClusterServerOptions {
-    const options: ClusterServerOptions = { node: this.node, bus: given.bus ?? this.bus, history: given.history ?? this.history };
-    if (PRESENCE_OPTION) options.presence = given.presence ?? this.presence;
-    return options;
+    return { node: this.node, bus: given.bus ?? this.bus, history: given.history ?? this.history, presence: given.presence ?? this.presence };
   }
 
   /**
@@ -95,7 +84,6 @@ export class ClusterWorker {
   async serve(server: SwitchboardServer, options: { exit?: (code: number) => void } = {}): Promise<ListenInfo> {
     const exit = options.exit ?? ((code: number) => process.exit(code));
     const link = this.link;
-    const mirror = !PRESENCE_OPTION;
     const identityOf = (connection: Connection): string | undefined => connection.identity?.id;
     server.events.on('open', (connection) => {
       const summary: ConnectionSummary = {
@@ -112,14 +100,8 @@ export class ClusterWorker {
     server.events.on('subscribe', (connection, channel) => {
       const identity = connection.identity;
       link.send(identity === undefined ? { sb: 'conn', op: 'subscribe', id: connection.id, channel } : { sb: 'conn', op: 'subscribe', id: connection.id, channel, identityId: identity.id });
-      if (mirror && identity !== undefined && channelKind(channel) === 'presence') {
-        this.presence.add(channel, { connectionId: connection.id, node: this.node, identityId: identity.id, info: identity.info ?? {} }).catch(() => {});
-      }
     });
-    server.events.on('unsubscribe', (connection, channel) => {
-      link.send({ sb: 'conn', op: 'unsubscribe', id: connection.id, channel });
-      if (mirror && channelKind(channel) === 'presence') this.presence.remove(channel, connection.id).catch(() => {});
-    });
+    server.events.on('unsubscribe', (connection, channel) => link.send({ sb: 'conn', op: 'unsubscribe', id: connection.id, channel }));
     link.onClose((timeoutMs) => void this.close(server, timeoutMs).then(() => exit(0), () => exit(1)));
     const info = await server.listen();
     link.send({ sb: 'listening', node: this.node, url: info.url, port: info.port, plugs: server.plugs().map((plug) => plug.name) });
