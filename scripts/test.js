@@ -6,7 +6,7 @@ const args = process.argv.slice(2);
 const suitesOnly = args.includes('--suites-only');
 const major = Number(process.versions.node.split('.')[0]);
 
-const suites = ['packages/*/test/**/*.test.ts', 'packages/*/src/**/*.test.ts', 'examples/*/test/**/*.test.ts'];
+const suites = ['packages/*/test/**/*.test.ts', 'packages/*/src/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'deploy/test/**/*.test.ts'];
 // The install test packs, installs from the registry and runs a project's README: minutes, not seconds.
 const testArgs = ['--test', '--test-concurrency=2', '--test-timeout=300000'];
 // Node 22 cannot parse `using`; the tests use it, so lower it there (Node 24 runs the files as they are).
