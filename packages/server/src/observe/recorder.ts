@@ -72,6 +72,8 @@ export class Recorder {
   private spool: WriteStream | undefined;
   private spoolBytes = 0;
   private retryMs = 0;
+  /** Lines of the spool being replayed that are in the store already (a replay that failed part-way). */
+  private replayedLines = 0;
   private stopped = false;
   private readonly fields: ReadonlySet<string>;
   private readonly hidden: ReadonlySet<string>;
@@ -261,13 +263,16 @@ export class Recorder {
     const bytesAside = statSync(replaying).size;
     try {
       let batch: Job[] = [];
+      let line = 0;
       const lines = createInterface({ input: createReadStream(replaying, 'utf8'), crlfDelay: Infinity });
-      for await (const line of lines) {
-        if (line.length === 0) continue;
-        batch.push(JSON.parse(line) as Job);
+      // A replay that failed part-way resumes after the records it wrote: none is written twice.
+      for await (const text of lines) {
+        if (text.length === 0 || line++ < this.replayedLines) continue;
+        batch.push(JSON.parse(text) as Job);
         if (batch.length >= this.options.batchSize) {
           await this.write(batch);
           this.counts.replayed += batch.length;
+          this.replayedLines += batch.length;
           batch = [];
         }
       }
@@ -277,6 +282,7 @@ export class Recorder {
       this.fail(error);
       return;
     }
+    this.replayedLines = 0;
     rmSync(replaying, { force: true });
     this.spoolBytes = Math.max(0, this.spoolBytes - bytesAside);
     this.options.log.warn({ code: FaultCode.storeAvailable, replayed: this.counts.replayed }, 'the store is available again; the spooled records were written');
