@@ -20,3 +20,25 @@ export type MaybePromise<T> = T | Promise<T>;
 export function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof value === 'object' && value !== null && typeof (value as PromiseLike<T>).then === 'function';
 }
+
+const SETTLED: unique symbol = Symbol('switchboard.settled');
+
+/**
+ * A promise of a value that is known already, marked so. Application code sees an ordinary promise (its
+ * `then` answers in a microtask, as always); the message pipeline reads the mark and completes the message
+ * at once, so a handler that returns, say, a memory resource's write does not hold its message in flight
+ * until a microtask (and a burst from one connection is not refused past `limits.maxInFlight`).
+ *
+ * @example
+ * return isThenable(result) ? Promise.resolve(result) : settled(result);
+ */
+export function settled<T>(value: T): Promise<T> {
+  const promise = Promise.resolve(value);
+  (promise as Promise<T> & { [SETTLED]?: { value: T } })[SETTLED] = { value };
+  return promise;
+}
+
+/** The value of a promise made by `settled`, or undefined for any other value. */
+export function settledValue(value: unknown): { value: unknown } | undefined {
+  return typeof value === 'object' && value !== null ? (value as { [SETTLED]?: { value: unknown } })[SETTLED] : undefined;
+}

@@ -249,3 +249,37 @@ test('a replay larger than resources.maxRecoverBytes is a snapshot instead (it w
   assert.equal(many.recovered, false);
   assert.deepEqual(many.records, [{ key: 'a', value: item('a', 'red', 99), version: 106 }]);
 });
+
+test('a burst of writes in one socket write is applied whole: a memory resource write does not hold its message in flight', async () => {
+  const counters = definePlug({
+    name: 'counters',
+    resources: {
+      counters: defineResource({ key: 'id', schema: z.object({ id: z.string(), n: z.number() }), access: { read: 'public', write: 'public' } }),
+    },
+    messages: {
+      // Returns the handle's promise, as a handler naturally would.
+      'counters.bump': {
+        input: z.object({ n: z.number() }),
+        handler: (data, ctx) => ctx.resources.counters.patch('c1', [{ op: 'replace', path: '/n', value: data.n }]),
+      },
+    },
+  });
+  await using t = await startTestServer({ plugs: [counters], limits: noLimits });
+  await t.server.resource('counters').put('c1', { id: 'c1', n: 0 });
+  await using client = await RawClient.connect(t.wsUrl);
+  const burst = 200; // past limits.maxInFlight (64)
+  for (const frame of ['plug', 'live'] as const) {
+    const socket = (client.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.cork(); // every frame in one TCP write, so the server reads them together
+    const replies = Array.from({ length: burst }, (_, i) =>
+      frame === 'plug'
+        ? client.request('counters.bump', { n: i })
+        : client.request('$live.patch', { resource: 'counters', key: 'c1', patch: [{ op: 'replace', path: '/n', value: 1000 + i }] }),
+    );
+    socket.uncork();
+    const settledReplies = await Promise.all(replies);
+    const refused = settledReplies.filter((reply) => reply.error !== undefined);
+    assert.deepEqual(refused.map((reply) => reply.error?.code), [], `${frame}: none refused`);
+  }
+  assert.equal(t.server.resource<{ id: string; n: number }>('counters').get('c1')?.value.n, 1000 + burst - 1);
+});

@@ -15,7 +15,7 @@ import type { InFlight } from './drain.ts';
 import type { Outbound } from './outbound.ts';
 import type { Route } from '../plug/route.ts';
 import type { MessageTap } from '../observe/audit-tap.ts';
-import { isThenable } from '../maybe-promise.ts';
+import { isThenable, settledValue } from '../maybe-promise.ts';
 
 /** The owner name of global hooks (see plug/route.ts). */
 const GLOBAL = 'global';
@@ -262,6 +262,8 @@ export class Inbound implements ContextOwner {
     const faults = this.faults;
     if (ended - started > faults.worstMs) faults.noteBlocking(route, ended - started);
     if (!ok) return this.complete(context, false, result, ended);
+    const known = settledValue(result);
+    if (known !== undefined) return this.complete(context, true, known.value, ended);
     if (isThenable(result)) {
       const deadline = this.options.handlerTimeoutMs;
       if (deadline > 0) {

@@ -32,7 +32,7 @@ import type { History } from '../stream/history.ts';
 import type { Resource, ResourceHandle, ResourceInfo, WriteChange } from './define.ts';
 import { fieldsOf } from './validate.ts';
 import { MAX_KEY_LENGTH, patchOperationSchema, ResourceRuntime, type AppliedOperation, type OperationEntry, type WriteGuard, type WriteRequest } from './resource.ts';
-import { isThenable } from '../maybe-promise.ts';
+import { isThenable, type MaybePromise } from '../maybe-promise.ts';
 
 /** What the live-data feature is handed by `server.ts`. */
 export interface LiveDataHost {
@@ -468,7 +468,8 @@ export class LiveData implements Feature {
 
   // ---------------------------------------------------------------- writes
 
-  private async onWrite(ctx: HandlerContext, op: WriteRequest['op'], data: Omit<WriteRequest, 'op'> & { resource: string }): Promise<LiveWriteReply> {
+  /** A client's write: synchronous when its access check and the resource answer at once (no microtask in flight). */
+  private onWrite(ctx: HandlerContext, op: WriteRequest['op'], data: Omit<WriteRequest, 'op'> & { resource: string }): MaybePromise<LiveWriteReply> {
     const connection = ctx.connection;
     const served = this.served(data.resource);
     const definition = served.runtime.definition;
@@ -477,22 +478,43 @@ export class LiveData implements Feature {
     if (rule === 'none') throw new MessageError(ErrorCode.forbidden, `${name} is not writable by clients`);
     if (rule === 'grant') {
       const answer = this.auth.allows(connection, 'write', name);
-      if (!(typeof answer === 'boolean' ? answer : await answer)) throw forbidden('write', name);
+      if (isThenable(answer)) {
+        return Promise.resolve(answer).then((allowed) => {
+          if (!allowed) throw forbidden('write', name);
+          return this.applyWrite(connection, served, op, data);
+        });
+      }
+      if (!answer) throw forbidden('write', name);
     }
+    return this.applyWrite(connection, served, op, data);
+  }
+
+  private applyWrite(connection: Connection, served: Served, op: WriteRequest['op'], data: Omit<WriteRequest, 'op'> & { resource: string }): MaybePromise<LiveWriteReply> {
+    const definition = served.runtime.definition;
     const scope = definition.scope?.(connection);
     const guard: WriteGuard = (change) => this.guard(connection, served, scope, change);
     const request: WriteRequest = { op, ...(data.key !== undefined ? { key: data.key } : {}) };
     if (data.value !== undefined || op === 'create' || op === 'put') request.value = data.value;
     if (data.patch !== undefined) request.patch = data.patch;
     if (data.ifVersion !== undefined) request.ifVersion = data.ifVersion;
-    try {
-      const reply = await served.runtime.write(request, guard);
-      this.counts.writes++;
-      return reply;
-    } catch (error) {
+    const refused = (error: unknown): never => {
       this.counts.refused++;
       throw this.visible(error, connection, served, scope);
+    };
+    let result: MaybePromise<LiveWriteReply>;
+    try {
+      result = served.runtime.write(request, guard);
+    } catch (error) {
+      return refused(error);
     }
+    if (isThenable(result)) {
+      return Promise.resolve(result).then((reply) => {
+        this.counts.writes++;
+        return reply;
+      }, refused);
+    }
+    this.counts.writes++;
+    return result;
   }
 
   /** Scope and the resource's own `authorizeWrite`, on the write's result. */

@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Bus } from '../bus/bus.ts';
 import { MessageError } from '../errors.ts';
-import { isThenable, type MaybePromise } from '../maybe-promise.ts';
+import { isThenable, settled, type MaybePromise } from '../maybe-promise.ts';
 import { toIssues } from '../pipeline/inbound.ts';
 import { compileKeyCheck, type KeyCheck } from '../plug/strict.ts';
 import type { History } from '../stream/history.ts';
@@ -220,9 +220,11 @@ export class ResourceRuntime implements ResourceHandle {
     return this.promised({ op: 'delete', key: String(key), ...ifVersion(options) });
   }
 
+  /** A write as a promise; one that finished at once (a memory resource) is `settled`, so the pipeline need not wait for it. */
   private promised(request: WriteRequest): Promise<LiveWriteReply> {
     try {
-      return Promise.resolve(this.write(request));
+      const result = this.write(request);
+      return isThenable(result) ? Promise.resolve(result) : settled(result);
     } catch (error) {
       return Promise.reject(error as Error);
     }
