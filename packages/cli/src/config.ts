@@ -1,5 +1,6 @@
 // Settings for serving a project: the config file, environment variables and flags, merged by precedence.
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DevErrorCode, SwitchboardError, type ServerOptions } from '@switchboard/server';
@@ -17,7 +18,21 @@ export type SwitchboardConfig = Omit<ServerOptions, 'plugs' | 'public' | 'watch'
   public?: string | false;
   /** pino's level. Default `info`. */
   logLevel?: LogLevel;
+  /** `switchboard start` as an agent and its workers (docs/cluster.md); `dev` always runs one process. */
+  agent?: AgentConfig;
 };
+
+/** The `agent` key of the config file: how `switchboard start` runs an agent and its workers. */
+export interface AgentConfig {
+  /** Worker processes, or `'auto'` for one per core. Setting it (here, `--workers` or SWITCHBOARD_WORKERS) turns the agent on. */
+  workers?: number | 'auto';
+  /** The agent API's port, on 127.0.0.1. Default: the server's port + 1 (a free one when the port is 0). */
+  port?: number;
+  /** Crash restarts allowed within `restartWindowMs` before the agent gives up (exit 1). Default 5. */
+  maxRestarts?: number;
+  /** Default 60 000 (one minute). */
+  restartWindowMs?: number;
+}
 
 /**
  * Types a `switchboard.config.ts` default export. It returns its argument unchanged.
@@ -47,6 +62,8 @@ export const ENV = {
   watch: 'SWITCHBOARD_WATCH',
   logLevel: 'SWITCHBOARD_LOG_LEVEL',
   adminToken: 'SWITCHBOARD_ADMIN_TOKEN',
+  workers: 'SWITCHBOARD_WORKERS',
+  agentPort: 'SWITCHBOARD_AGENT_PORT',
 } as const;
 
 /** The serve flags as parsed (strings and switches, unvalidated). */
@@ -60,6 +77,18 @@ export interface ServeFlags {
   'no-watch'?: boolean;
   config?: string;
   'log-level'?: string;
+  /** `start` only. */
+  workers?: string;
+  'agent-port'?: string;
+}
+
+/** How `switchboard start` runs the agent, when it does. */
+export interface AgentSettings {
+  workers: number;
+  /** On 127.0.0.1; 0 picks a free port. */
+  agentPort: number;
+  maxRestarts: number;
+  restartWindowMs: number;
 }
 
 /** Everything needed to start a server, after precedence was applied and values checked. */
@@ -74,8 +103,34 @@ export interface Settings {
   logLevel: LogLevel;
   /** The config file used, absolute, if any. */
   configFile: string | undefined;
+  /** The agent and its workers (`start` with `--workers`, SWITCHBOARD_WORKERS or the config's `agent.workers`); else one process. */
+  agent: AgentSettings | undefined;
   /** The remaining createServer options from the config file and environment. */
-  server: Omit<SwitchboardConfig, 'port' | 'host' | 'plugs' | 'public' | 'logLevel'>;
+  server: Omit<SwitchboardConfig, 'port' | 'host' | 'plugs' | 'public' | 'logLevel' | 'agent'>;
+}
+
+/** The most workers `--workers` accepts. */
+export const MAX_WORKERS = 256;
+
+/**
+ * Reads a number of workers: a positive integer, or `auto` for one per core.
+ *
+ * @example
+ * parseWorkers('4', '--workers')    // 4
+ * parseWorkers('auto', '--workers') // os.availableParallelism()
+ */
+export function parseWorkers(value: unknown, source: string): number {
+  if (value === 'auto') return availableParallelism();
+  const count = typeof value === 'string' && /^\d{1,4}$/.test(value.trim()) ? Number(value.trim()) : value;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_WORKERS) {
+    throw new UsageError(`${source}: expected a number of workers from 1 to ${MAX_WORKERS}, or "auto" for one per core, got ${JSON.stringify(value)}`);
+  }
+  return count;
+}
+
+function parseCount(value: unknown, source: string, min: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw new UsageError(`${source}: expected an integer of at least ${min}, got ${JSON.stringify(value)}`);
+  return value;
 }
 
 // A bad value from the environment or config file is a configuration problem (SB_CONFIG_INVALID, exit 2);
@@ -206,6 +261,8 @@ export async function resolveSettings(input: {
   env: NodeJS.ProcessEnv;
   cwd: string;
   watchByDefault: boolean;
+  /** Whether the command may run an agent (`start`); otherwise the agent settings are not read. */
+  agent?: boolean;
 }): Promise<Settings> {
   const { flags, env, cwd } = input;
   if (flags.public !== undefined && flags['no-public'] === true) {
@@ -216,7 +273,7 @@ export async function resolveSettings(input: {
   }
   const configFile = findConfigFile(flags.config, env, cwd);
   const fileConfig = configFile ? await loadConfigFile(configFile) : {};
-  const { port: filePort, host: fileHost, plugs: filePlugs, public: filePublic, logLevel: fileLogLevel, ...server } = fileConfig;
+  const { port: filePort, host: fileHost, plugs: filePlugs, public: filePublic, logLevel: fileLogLevel, agent: fileAgent, ...server } = fileConfig;
   const from = sourcesFor(env, cwd, configFile);
 
   const port = pick(
@@ -267,7 +324,31 @@ export async function resolveSettings(input: {
   const adminToken = envValue(env, ENV.adminToken);
   if (adminToken !== undefined) server.adminToken = adminToken;
 
-  return { port, host, plugs, public: publicDir, watch, logLevel, configFile, server };
+  const agent = input.agent === true ? resolveAgent(flags, from, fileAgent, port) : undefined;
+  return { port, host, plugs, public: publicDir, watch, logLevel, configFile, agent, server };
+}
+
+/** The agent settings by the same precedence; undefined (one process) when nothing sets the workers. */
+function resolveAgent(flags: ServeFlags, from: ReturnType<typeof sourcesFor>, file: AgentConfig | undefined, port: number): AgentSettings | undefined {
+  if (file !== undefined && (typeof file !== 'object' || file === null || Array.isArray(file))) {
+    throw new SwitchboardError(DevErrorCode.configInvalid, `${from.config('agent', file).name}: expected an object such as { workers: 4 }`);
+  }
+  const workerSources = [from.flag('--workers', flags.workers), from.env(ENV.workers), from.config('agent.workers', file?.workers)];
+  if (workerSources.every((source) => source.value === undefined)) {
+    if (flags['agent-port'] !== undefined) throw new UsageError('--agent-port is for the agent: pass --workers too (or set SWITCHBOARD_WORKERS)');
+    return undefined;
+  }
+  const workers = pick(workerSources, (value, source) => parseWorkers(typeof value === 'number' ? value : String(value), source.name), () => 1);
+  const agentPort = pick(
+    [from.flag('--agent-port', flags['agent-port']), from.env(ENV.agentPort), from.config('agent.port', file?.port)],
+    (value, source) => parsePort(value, source.name),
+    () => (port === 0 ? 0 : port + 1),
+  );
+  if (agentPort !== 0 && agentPort === port) throw new UsageError(`the agent's port ${agentPort} is the server's: pick another with --agent-port or SWITCHBOARD_AGENT_PORT`);
+  if (agentPort > 65535) throw new UsageError(`the agent's port would be ${agentPort} (the server's + 1): pick one with --agent-port or SWITCHBOARD_AGENT_PORT`);
+  const maxRestarts = pick([from.config('agent.maxRestarts', file?.maxRestarts)], (value, source) => parseCount(value, source.name, 0), () => 5);
+  const restartWindowMs = pick([from.config('agent.restartWindowMs', file?.restartWindowMs)], (value, source) => parseCount(value, source.name, 1), () => 60_000);
+  return { workers, agentPort, maxRestarts, restartWindowMs };
 }
 
 /** A running server of the project, as the commands that talk to one (`switchboard rooms`) reach it. */
@@ -351,4 +432,38 @@ export async function resolveServerTarget(flags: TargetFlags, env: NodeJS.Proces
     () => undefined,
   );
   return { url, adminPath, adminToken, urlFromFlag: flags.url !== undefined };
+}
+
+/**
+ * Where the project's running agent answers (`switchboard status`, `switchboard reload`): `--url`, or else
+ * 127.0.0.1 on the agent's port by the same precedence as `start` (SWITCHBOARD_AGENT_PORT, the config file's
+ * `agent.port`, else the server's port + 1). The admin token as for `resolveServerTarget`.
+ *
+ * @example
+ * const target = await resolveAgentTarget({}, process.env, process.cwd()); // http://127.0.0.1:3001
+ */
+export async function resolveAgentTarget(flags: TargetFlags, env: NodeJS.ProcessEnv, cwd: string): Promise<ServerTarget> {
+  const configFile = findConfigFile(flags.config, env, cwd);
+  const fileConfig = configFile ? await loadConfigFile(configFile) : {};
+  const from = sourcesFor(env, cwd, configFile);
+  let url: string;
+  if (flags.url !== undefined) {
+    url = parseServerUrl(flags.url, '--url');
+  } else {
+    const agentSources = [from.env(ENV.agentPort), from.config('agent.port', fileConfig.agent?.port)];
+    const portSources = [from.env(ENV.port), from.config('port', fileConfig.port)];
+    const port = pick(portSources, (value, source) => parsePort(value, source.name), () => DEFAULTS.port);
+    const agentPort = pick(agentSources, (value, source) => parsePort(value, source.name), () => (port === 0 ? 0 : port + 1));
+    if (agentPort === 0) {
+      const source = [...agentSources, ...portSources].find((candidate) => candidate.value !== undefined)?.name ?? 'port';
+      throw new UsageError(`${source} is 0 (a free port, picked when the agent starts): pass --url with the agent address "switchboard start" printed`);
+    }
+    url = `http://127.0.0.1:${agentPort}`;
+  }
+  const adminToken = pick(
+    [from.flag('--admin-token', flags['admin-token']), from.env(ENV.adminToken), from.config('adminToken', fileConfig.adminToken)],
+    (value, source) => parseText(value, source.name),
+    () => undefined,
+  );
+  return { url, adminPath: '', adminToken, urlFromFlag: flags.url !== undefined };
 }

@@ -8,13 +8,14 @@ import { addCommand } from './commands/add.ts';
 import { initCommand } from './commands/init.ts';
 import { roomsCommand } from './commands/rooms.ts';
 import { auditCommand } from './commands/audit.ts';
+import { reloadCommand, statusCommand } from './commands/agent.ts';
 import { devCommand, serve, SERVE_OPTIONS, startCommand } from './commands/serve.ts';
 import { testCommand } from './commands/test.ts';
 import type { ServeFlags } from './config.ts';
 import { displayPath } from './display.ts';
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [initCommand, devCommand, startCommand, addCommand, testCommand, roomsCommand, auditCommand];
+export const COMMANDS: readonly Command[] = [initCommand, devCommand, startCommand, addCommand, testCommand, roomsCommand, auditCommand, statusCommand, reloadCommand];
 
 function version(): string {
   // The single executable (packages/cli/sea) carries this package.json as an asset.

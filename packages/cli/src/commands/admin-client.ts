@@ -12,24 +12,30 @@ export class AdminClient {
   private readonly program: string;
 
   private readonly what: string;
+  private readonly start: string;
 
-  /** `what`: the admin route family a command uses (`rooms`, `audit`), for the hint on a 404. */
-  constructor(target: ServerTarget, program: string, what: string) {
+  /**
+   * `what`: the admin route family a command uses (`rooms`, `audit`), for the hint on a 404; `start`: how to
+   * start what the command talks to, for the hint when nothing answers (default `<program> dev`).
+   */
+  constructor(target: ServerTarget, program: string, what: string, start = `${program} dev`) {
     this.target = target;
     this.program = program;
     this.what = what;
+    this.start = start;
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** One request; `timeoutMs` is how long the server has to answer (default 10 s). */
+  async request<T>(method: string, path: string, body?: unknown, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
     const url = `${this.target.url}${this.target.adminPath}${path}`;
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.target.adminToken !== undefined) headers.authorization = `Bearer ${this.target.adminToken}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
-      response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
     } catch (error) {
-      throw this.unreachable(error);
+      throw this.unreachable(error, timeoutMs);
     }
     const text = await response.text();
     let parsed: unknown;
@@ -48,14 +54,14 @@ export class AdminClient {
     throw new CommandError(`the server refused: ${failure.code}: ${message} (HTTP ${response.status})${this.hint(failure.code, response.status)}`);
   }
 
-  private unreachable(error: unknown): CommandError {
+  private unreachable(error: unknown, timeoutMs: number): CommandError {
     const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
     const name = (error as { name?: unknown }).name;
     if (name === 'TimeoutError' || name === 'AbortError') {
-      return new CommandError(`the server at ${this.target.url} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`);
+      return new CommandError(`the server at ${this.target.url} did not answer within ${timeoutMs / 1000} s`);
     }
     const why = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : (error as Error).message;
-    const how = this.target.urlFromFlag ? 'Check --url.' : `Start it with "${this.program} dev", or pass --url with its address.`;
+    const how = this.target.urlFromFlag ? 'Check --url.' : `Start it with "${this.start}", or pass --url with its address.`;
     return new CommandError(`cannot reach a server at ${this.target.url} (${why}): is it running? ${how}`);
   }
 

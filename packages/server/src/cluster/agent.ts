@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { CHANNEL_NAME_PATTERN, ErrorCode, MAX_EVENT_LENGTH } from '@switchboard/protocol';
 import { AdminApi, adminError } from '../admin.ts';
+import { flushLogger } from '../observe/logging.ts';
 import { channelTopic } from '../bus/bus.ts';
 import { PatternSet } from '../grants/grant-set.ts';
 import { optionsSchema, type ChannelOptions, type ResolvedChannelOptions } from '../options.ts';
@@ -312,7 +313,12 @@ class AgentProcess implements Agent {
       this.log.info({ signal }, 'agent stopping: closing the workers gracefully');
       const force = setTimeout(() => process.exit(1), this.shutdownTimeoutMs + 10_000);
       force.unref();
-      void this.close().then(() => this.done.then((code) => process.exit(code)));
+      void this.close()
+        .then(() => this.done)
+        .then(async (code) => {
+          await flushLogger(this.log);
+          process.exit(code);
+        });
     };
     const reload = () => {
       this.log.info('SIGHUP: reloading the workers one at a time');
