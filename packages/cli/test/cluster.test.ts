@@ -1,7 +1,7 @@
 // `switchboard start --workers` (an agent and its worker processes on one port), `switchboard status` and
-// `switchboard reload`, the CLI run as child processes in a project folder: the banner, clients on different
-// workers reaching each other, the status table and JSON with the admin token, reloads by command and by
-// SIGHUP to the pid in the pid file, the restart intensity from the config file, and wrong command lines.
+// `switchboard reload`, the CLI run as child processes in a project folder: the banner and the pid file,
+// clients on different workers reaching each other, the status table and JSON with the admin token, a reload,
+// the restart intensity from the config file, and wrong command lines. (SIGHUP reloads: cluster-reload.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -76,7 +76,7 @@ async function clientsOn(wsUrl: string, pids: number[]): Promise<Client[]> {
   return pids.map((pid) => found.get(pid)!);
 }
 
-test('start --workers 2: one port, messages cross workers; status and reload talk to the agent; SIGHUP reloads; SIGINT stops', async () => {
+test('start --workers 2: one port, messages cross workers; status and reload talk to the agent; SIGINT stops', async () => {
   await using dir = await tempDir();
   await project(dir.path, `export default { channels: { history: { channels: ['feed'] } }, auth: { defaultGrants: ['call:*', 'publish:*'] } };\n`);
   const env = { SWITCHBOARD_ADMIN_TOKEN: ADMIN_TOKEN, SWITCHBOARD_LOG_LEVEL: 'warn' };
@@ -123,13 +123,6 @@ test('start --workers 2: one port, messages cross workers; status and reload tal
     await clients[0]!.publish('feed', 'posted', { n: 2 });
     await eventually(async () => heard.length === 2, 15_000, 'the subscriber, moved to a new worker, hears the next one');
     assert.deepEqual(heard, [{ n: 1 }, { n: 2 }]);
-
-    // SIGHUP to the pid in the pid file: the same, without waiting.
-    process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGHUP');
-    await eventually(async () => {
-      const { workers } = await agentGet<Status>(agent, '/cluster');
-      return workers.length === 2 && workers.every((worker) => worker.state === 'listening' && !reloaded.includes(worker.pid));
-    }, 30_000, 'every worker replaced again');
   } finally {
     for (const client of clients) client.close();
   }

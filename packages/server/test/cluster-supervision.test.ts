@@ -124,3 +124,12 @@ test('SIGTERM stops the agent gracefully: clients get 1001, workers exit, the pi
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('an agent killed with SIGKILL leaves no worker behind: each exits when its IPC channel closes', async () => {
+  const cluster = await startCluster({ workers: 2 });
+  const pids = await cluster.workerPids();
+  const socket = await RawClient.connect(cluster.wsUrl);
+  assert.equal(await cluster.stop('SIGKILL'), null);
+  for (const pid of pids) await eventually(() => !isAlive(pid), 10_000, `worker ${pid} gone`);
+  assert.notEqual(await socket.waitClose(), CloseCode.goingAway, 'not a graceful close: the process died');
+});
