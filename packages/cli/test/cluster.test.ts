@@ -147,9 +147,10 @@ test('the config file sets the agent: a worker killed past the restart intensity
   assert.match(cli.stdout(), /"code":"SB_WORKER_RESTARTS_EXCEEDED"/);
 });
 
-test('wrong agent flags and settings exit with 2; an agent that is not there, with 1', async () => {
+test('wrong agent flags and settings exit with 2; an unknown option or an agent that is not there, with 1', async () => {
   await using dir = await tempDir();
   await project(dir.path);
+  await writeFile(join(dir.path, 'bad.config.ts'), 'export default { prot: 3000 };\n');
   const cases: [string[], Record<string, string>, RegExp][] = [
     [['start', '--workers', '0'], {}, /--workers: expected a number of workers from 1 to 256, or "auto" for one per core, got "0"/],
     [['start', '--agent-port', '4000'], {}, /--agent-port is for the agent: pass --workers too/],
@@ -168,6 +169,10 @@ test('wrong agent flags and settings exit with 2; an agent that is not there, wi
       assert.match(results[j]!.stderr, message, args.join(' '));
     });
   }
+  // The agent checks the workers' options before it forks one: exit 1 with the code, as a single server does.
+  const unknown = await runCli(['start', '--workers', '2', '--config', 'bad.config.ts'], { cwd: dir.path });
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /SB_CONFIG_UNKNOWN_OPTION: unknown option "prot"; did you mean "port"\?/);
   // Nothing listens on the agent's default port (the server's 3000 + 1) here: exit 1, with how to start one.
   const missing = await runCli(['status'], { cwd: dir.path, env: { SWITCHBOARD_AGENT_PORT: '1' } });
   assert.equal(missing.code, 1);

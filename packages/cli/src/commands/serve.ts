@@ -215,15 +215,16 @@ async function runAgent(
       cwd: ctx.cwd,
       env,
       agentPort: cluster.agentPort,
-      ...(settings.server.adminToken !== undefined ? { adminToken: settings.server.adminToken } : {}),
-      ...(settings.server.channels !== undefined ? { channels: settings.server.channels } : {}),
-      ...(settings.server.shutdownTimeoutMs !== undefined ? { shutdownTimeoutMs: settings.server.shutdownTimeoutMs } : {}),
+      // Checked once here, so a bad option exits with its code (2 for SB_CONFIG_INVALID) before any worker starts.
+      serverOptions: { ...settings.server, host: settings.host, port: settings.port, plugs: settings.plugs, public: settings.public, watch: settings.watch },
       restart: { maxRestarts: cluster.maxRestarts, withinMs: cluster.restartWindowMs },
       pidFile,
       logger: log,
     });
   } catch (error) {
     await flushLogger(log);
+    // A bad setting keeps its catalogue code (SB_CONFIG_INVALID exits with 2, as for a single server).
+    if (typeof (error as { code?: unknown }).code === 'string' && (error as { code: string }).code.startsWith('SB_')) throw error;
     throw new CommandError(`the cluster did not start: ${(error as Error).message}`);
   }
   agent.handleSignals();

@@ -11,7 +11,7 @@ import { AdminApi, adminError } from '../admin.ts';
 import { flushLogger } from '../observe/logging.ts';
 import { channelTopic } from '../bus/bus.ts';
 import { PatternSet } from '../grants/grant-set.ts';
-import { optionsSchema, type ChannelOptions, type ResolvedChannelOptions } from '../options.ts';
+import { resolveOptions, type ChannelOptions, type ResolvedChannelOptions, type ServerOptions } from '../options.ts';
 import type { PresenceStore } from '../presence/presence-store.ts';
 import type { History } from '../stream/history.ts';
 import { MemoryHistory } from '../stream/memory-history.ts';
@@ -61,6 +61,12 @@ export interface AgentOptions {
   agentPort?: number;
   /** Interface of the agent's HTTP API. Default `127.0.0.1`: this machine only. */
   agentHost?: string;
+  /**
+   * The options the workers give `createServer` (without `logger`, `bus`, `history`, `presence`), checked
+   * before any worker is forked, so a bad one fails `startAgent` with its `SB_` code instead of a crash loop.
+   * `adminToken`, `channels` and `shutdownTimeoutMs` are taken from them unless given here.
+   */
+  serverOptions?: ServerOptions;
   /** Bearer token of the agent's API, the server's `adminToken`; without one it answers loopback clients only. */
   adminToken?: string;
   /** The workers' channel options: which channels keep history and its bounds, and `maxMessageBytes` for `POST /cluster/publish`. */
@@ -202,8 +208,8 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   if (!cluster.isPrimary) throw new Error('startAgent: this process is a cluster worker; only a primary can be the agent');
   if (started) throw new Error('startAgent: an agent runs in this process already (node:cluster has one primary)');
   if (!Number.isSafeInteger(options.workers) || options.workers < 1) throw new RangeError(`workers must be a positive integer, got ${options.workers}`);
-  started = true;
   const agent = new AgentProcess(options);
+  started = true;
   try {
     await agent.start();
   } catch (error) {
@@ -240,15 +246,19 @@ class AgentProcess implements Agent {
   private closing: Promise<void> | undefined;
   private finish!: (code: number) => void;
 
-  constructor(options: AgentOptions) {
+  constructor(given: AgentOptions) {
+    // The workers' options, checked (SB_CONFIG_INVALID, SB_CONFIG_UNKNOWN_OPTION) and with their defaults.
+    const server = resolveOptions({ ...given.serverOptions, ...(given.channels !== undefined ? { channels: given.channels } : {}) });
+    const adminToken = given.adminToken ?? server.adminToken;
+    const options: AgentOptions = { ...given, ...(adminToken !== undefined ? { adminToken } : {}) };
     this.options = options;
     this.log = options.logger ?? pino({ name: 'switchboard-agent', level: process.env.SWITCHBOARD_LOG_LEVEL ?? 'info' });
-    this.channels = optionsSchema.shape.channels.parse(options.channels ?? {});
+    this.channels = server.channels;
     this.withHistory = new PatternSet(this.channels.history.channels);
     this.maxRestarts = options.restart?.maxRestarts ?? AGENT_DEFAULTS.maxRestarts;
     this.withinMs = options.restart?.withinMs ?? AGENT_DEFAULTS.withinMs;
     this.startTimeoutMs = options.startTimeoutMs ?? AGENT_DEFAULTS.startTimeoutMs;
-    this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? AGENT_DEFAULTS.shutdownTimeoutMs;
+    this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? (given.serverOptions?.shutdownTimeoutMs !== undefined ? server.shutdownTimeoutMs : AGENT_DEFAULTS.shutdownTimeoutMs);
     const history =
       options.history ?? new MemoryHistory({ maxPublications: this.channels.history.maxPublications, maxAgeMs: this.channels.history.maxAgeMs });
     this.hub = new ClusterHub({
