@@ -12,9 +12,11 @@ import { runFanoutLatency, runFanoutRate } from './scenarios/fanout.ts';
 import { runLive } from './scenarios/live.ts';
 import { runMemory } from './scenarios/memory.ts';
 import { runRequests } from './scenarios/requests.ts';
+import { runRooms } from './scenarios/rooms.ts';
+import { runAudit } from './scenarios/audit.ts';
 
 // Every loop below is bounded; this is the backstop should a child hang in a way no timeout caught.
-const WATCHDOG_MS = 12 * 60_000;
+const WATCHDOG_MS = 15 * 60_000;
 
 function openFileLimit(): number {
   const out = spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim();
@@ -28,6 +30,8 @@ const TITLES: Record<ScenarioName, string> = {
   memory: '3  memory per idle connection',
   channels: '4  channel fan-out beside broadcast',
   live: '5  live data: resource fan-out and recovery',
+  rooms: '6  rooms: 1,000 x 4 members, memory per room, thread vs inline, a stuck thread room',
+  audit: '7  request/reply with every message audited (SQLite, PostgreSQL) vs not',
 };
 
 function runScenario(name: ScenarioName, config: BenchConfig, nofile: number): Promise<ScenarioResult> {
@@ -45,6 +49,10 @@ function runScenario(name: ScenarioName, config: BenchConfig, nofile: number): P
       return runChannels(config);
     case 'live':
       return runLive(config);
+    case 'rooms':
+      return runRooms(config);
+    case 'audit':
+      return runAudit(config);
   }
 }
 
@@ -83,7 +91,7 @@ async function main(): Promise<void> {
   console.log(`${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, ulimit -n ${nofile}`);
   console.log(`scenarios: ${config.only.join(', ')}; subscriber generators: ${config.generators}`);
   // One descriptor per connection on each side: the server holds them all, each generator its share.
-  const largest = Math.max(config.memory.connections, config.fanoutLatency.subscribers, config.channels.subscribers, config.live.subscribers);
+  const largest = Math.max(config.memory.connections, config.fanoutLatency.subscribers, config.channels.subscribers, config.live.subscribers, config.rooms.rooms * config.rooms.members);
   if (nofile < largest + 100) {
     console.log(`WARNING: ulimit -n is ${nofile}; ${largest.toLocaleString('en-US')} connections need about ${largest + 100}: run \`ulimit -n 20000\` first`);
   }
@@ -118,7 +126,10 @@ async function main(): Promise<void> {
 
   const seconds = (Date.now() - started.getTime()) / 1000;
   console.log(`\n${formatTable(rows)}\n`);
-  console.log('baseline = a plain ws server in the same run (scenario 4: Switchboard broadcast-to-all; scenario 5: a Switchboard channel to the same subscribers; both in the same run)');
+  console.log(
+    'baseline = a plain ws server in the same run (scenario 4: Switchboard broadcast-to-all; scenario 5: a Switchboard channel to the same subscribers; ' +
+      'scenario 6: an inline room (thread vs inline), the undisturbed window (stuck thread room); scenario 7: the same server with auditing off; all in the same run)',
+  );
   const out = new URL('../.tmp/bench-results.json', import.meta.url);
   mkdirSync(new URL('.', out), { recursive: true });
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 
 /** Scenario names accepted by --only (comma-separated). `fanout` selects both fan-out parts. */
-export const SCENARIOS = ['requests', 'fanout-rate', 'fanout-latency', 'memory', 'channels', 'live'] as const;
+export const SCENARIOS = ['requests', 'fanout-rate', 'fanout-latency', 'memory', 'channels', 'live', 'rooms', 'audit'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 const ALIASES: Record<string, ScenarioName[]> = {
@@ -10,6 +10,8 @@ const ALIASES: Record<string, ScenarioName[]> = {
   'request-reply': ['requests'],
   reqreply: ['requests'],
   'live-data': ['live'],
+  room: ['rooms'],
+  auditing: ['audit'],
 };
 
 /** Everything a run needs to know. */
@@ -44,13 +46,45 @@ export interface BenchConfig {
     durationMs: number;
     recover: { operations: number; rounds: number; timeoutMs: number };
   };
+  /**
+   * Rooms: `rooms` instances of `members` members exchanging messages (a fixed `rate` for `durationMs`, then the
+   * highest sustained rate, stepped like fanoutRate, of `say` and `move` in turn); `emptyRooms` empty instances and
+   * `threadRooms` thread instances for memory and creation time; closed loops inline vs thread (`loopMembers`
+   * members, `windows` windows of `windowMs` each); and a thread room stuck in an endless loop beside a neighbour.
+   */
+  rooms: {
+    rooms: number;
+    members: number;
+    rate: number;
+    warmupMs: number;
+    durationMs: number;
+    startRate: number;
+    maxSteps: number;
+    refineSteps: number;
+    stepMs: number;
+    drainMs: number;
+    maxP99Ms: number;
+    emptyRooms: number;
+    threadRooms: number;
+    loopMembers: number;
+    windowMs: number;
+    windows: number;
+    stall: { neighbours: number; pings: number; intervalMs: number; baselineMs: number; timeoutMs: number };
+  };
+  /**
+   * Audit: request/reply as scenario 1 (`clients` closed loops), auditing off vs a store that discards vs SQLite vs
+   * PostgreSQL, `windows` windows of `windowMs` each, then `sustainMs` of uninterrupted load per server (does the store keep up?).
+   */
+  audit: { clients: number; warmupMs: number; windowMs: number; windows: number; sustainMs: number; settleTimeoutMs: number };
 }
 
 export const USAGE = `Usage: npm run bench -- [--quick] [--only <names>] [--profile] [--generators <n>]
 
-  --quick           shorter durations and smaller counts (about a minute)
+  --quick           shorter durations and smaller counts (about three minutes)
   --only <names>    comma-separated: ${SCENARIOS.join(', ')} (fanout = both fan-out parts;
-                    live = live data: resource fan-out beside a channel, and recovery after a reconnect)
+                    live = live data: resource fan-out beside a channel, and recovery after a reconnect;
+                    rooms = 1,000 rooms x 4 members, memory per room, thread vs inline rooms, a stuck thread room;
+                    audit = request/reply with every message recorded to SQLite and PostgreSQL, vs not recorded)
   --profile         write CPU profiles of the server processes to .tmp/bench-profiles/
   --generators <n>  load-generator processes for the subscribers (default 2)
 `;
@@ -108,5 +142,19 @@ export function parseConfig(argv: string[]): BenchConfig | 'help' {
           subscribers: 1_000, records: 100, startRate: 100, maxSteps: 9, refineSteps: 2, stepMs: 2_000, drainMs: 3_000, maxP99Ms: 200,
           rate: 500, warmupMs: 1_000, durationMs: 5_000, recover: { operations: 10_000, rounds: 5, timeoutMs: 10_000 },
         },
+    rooms: quick
+      ? {
+          rooms: 250, members: 4, rate: 1_000, warmupMs: 500, durationMs: 2_000, startRate: 2_000, maxSteps: 4, refineSteps: 1, stepMs: 1_000, drainMs: 2_000, maxP99Ms: 200,
+          emptyRooms: 2_000, threadRooms: 2, loopMembers: 16, windowMs: 1_000, windows: 2,
+          stall: { neighbours: 4, pings: 2, intervalMs: 10, baselineMs: 2_000, timeoutMs: 15_000 },
+        }
+      : {
+          rooms: 1_000, members: 4, rate: 4_000, warmupMs: 1_000, durationMs: 5_000, startRate: 8_000, maxSteps: 6, refineSteps: 2, stepMs: 2_000, drainMs: 3_000, maxP99Ms: 200,
+          emptyRooms: 10_000, threadRooms: 5, loopMembers: 16, windowMs: 1_000, windows: 4,
+          stall: { neighbours: 4, pings: 2, intervalMs: 10, baselineMs: 3_000, timeoutMs: 15_000 },
+        },
+    audit: quick
+      ? { clients: 50, warmupMs: 500, windowMs: 1_000, windows: 2, sustainMs: 3_000, settleTimeoutMs: 30_000 }
+      : { clients: 50, warmupMs: 1_000, windowMs: 1_000, windows: 5, sustainMs: 10_000, settleTimeoutMs: 60_000 },
   };
 }

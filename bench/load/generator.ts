@@ -58,6 +58,8 @@ function onJson(buffer: Buffer, start: number, end: number): void {
 // ---------------------------------------------------------------- closed-loop request/reply
 
 const requestState = { running: false, measuring: false, completed: 0, outstanding: 0, errors: {} as Record<string, number> };
+/** Every request sent and every reply to one since the process started, measured or not (scenario 7 counts the audit's rows against them). */
+const requestTotals = { sent: 0, replies: 0, errorReplies: 0 };
 const requestHistogram = new Histogram();
 const expectedId: number[] = [];
 const sentAt: number[] = [];
@@ -67,6 +69,7 @@ function sendRequest(socket: LiteSocket): void {
   expectedId[socket.index] = id;
   sentAt[socket.index] = performance.now();
   requestState.outstanding++;
+  requestTotals.sent++;
   socket.send(`{"type":"bench.echo","id":${id},"data":{"seq":${id},"text":"${TEXT}"}}`);
 }
 
@@ -77,6 +80,8 @@ function onReply(socket: LiteSocket, buffer: Buffer, start: number, end: number)
     return;
   }
   requestState.outstanding--;
+  requestTotals.replies++;
+  if (reply.error) requestTotals.errorReplies++;
   if (requestState.measuring) {
     if (reply.error) requestState.errors[reply.error.code] = (requestState.errors[reply.error.code] ?? 0) + 1;
     else {
@@ -333,6 +338,8 @@ serveCommands(
       mode = 'idle';
       return { outstanding: requestState.outstanding };
     },
+
+    'requests.totals': () => ({ ...requestTotals, outstanding: requestState.outstanding }),
 
     /** Starts counting deliveries with seq >= minSeq (earlier ones are stragglers of a previous step). */
     'subscriber.reset'(args: { minSeq: number }) {

@@ -66,15 +66,15 @@ export interface Server {
 
 let profileCounter = 0;
 
-/** Starts a server child; with --profile it writes a CPU profile when stopped. */
-export async function startServer(kind: ServerKind, config: BenchConfig, label: string): Promise<Server> {
+/** Starts a server child; with --profile it writes a CPU profile when stopped. `env` picks a variant (servers/switchboard.ts). */
+export async function startServer(kind: ServerKind, config: BenchConfig, label: string, env: NodeJS.ProcessEnv = {}): Promise<Server> {
   const execArgv = ['--expose-gc'];
   if (config.profile) {
     const dir = new URL('../../.tmp/bench-profiles/', import.meta.url);
     mkdirSync(dir, { recursive: true });
     execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir.pathname}`, `--cpu-prof-name=${String(++profileCounter).padStart(2, '0')}-${label}-${kind}.cpuprofile`);
   }
-  const child = await Child.start(`${kind} server`, `servers/${kind}.ts`, { execArgv });
+  const child = await Child.start(`${kind} server`, `servers/${kind}.ts`, { execArgv, env });
   const ready = child.ready;
   return {
     kind,

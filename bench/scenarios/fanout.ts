@@ -56,13 +56,14 @@ export interface SearchResult {
 
 /**
  * One message's search: the rate doubles while the subscribers keep up (halves while they do not), then
- * `refineSteps` bisection steps between the best rate kept up with and the lowest failed one.
+ * `refineSteps` bisection steps between the best rate kept up with and the lowest failed one. Scenario 6 uses it
+ * with steps of its own (`S`).
  */
-class RateSearcher {
+export class RateSearcher<S extends { rate: number; keptUp: boolean } = Step> {
   readonly message: StepMessage;
-  readonly steps: Step[] = [];
-  best: Step | undefined;
-  private failed: Step | undefined;
+  readonly steps: S[] = [];
+  best: S | undefined;
+  private failed: S | undefined;
   private readonly c: RateSearch;
   private rate: number;
   private grown = 0;
@@ -84,7 +85,7 @@ class RateSearcher {
   }
 
   /** The outcome of the step `next` asked for (after its retry, if it had one). */
-  record(step: Step): void {
+  record(step: S): void {
     if (this.phase === 'refine') {
       this.refined++;
       if (step.keptUp) this.best = step;

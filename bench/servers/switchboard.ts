@@ -1,9 +1,26 @@
 // Server-under-test child: a Switchboard server with the bench plug (and its one resource), a global beforeHandle and
-// afterHandle hook and its always-on metrics, driven over IPC by bench/run.ts.
-import { createServer, defineResource, definePlug, MessageError, z, type Hooks, type ServerOptions, type SwitchboardServer } from '@switchboard/server';
+// afterHandle hook and its always-on metrics, driven over IPC by bench/run.ts. Two variants, chosen by the parent
+// through the environment: SB_BENCH_ROOMS=1 adds the room kinds of scenario 6 (rooms-plug.ts), and
+// SB_BENCH_STORE=discard, sqlite:<file> or postgres:<url> records into a store with the audit on (scenario 7).
+import {
+  createServer,
+  defineResource,
+  definePlug,
+  MemoryStore,
+  MessageError,
+  SqliteStore,
+  z,
+  type AuditEntry,
+  type Hooks,
+  type ServerOptions,
+  type Store,
+  type SwitchboardServer,
+} from '@switchboard/server';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { serveCommands } from '../lib/ipc.ts';
 import { nowUs } from '../lib/lite-ws.ts';
 import { usage } from './control.ts';
+import benchRooms from './rooms-plug.ts';
 
 // The bench measures the server, not its log: only errors are printed (to this process's stdout).
 process.env.SWITCHBOARD_LOG_LEVEL ??= 'error';
@@ -89,10 +106,49 @@ const hooks: Hooks = {
   },
 };
 
+// Scenario 6: the room kinds, and room limits above what 10,000 empty instances and 4,000 members need.
+const withRooms = process.env.SB_BENCH_ROOMS === '1';
+/**
+ * Scenario 7's store that keeps nothing: it checks and counts audit records and drops them, so that the recorder's
+ * own cost (the tap, the queue, redaction, batching) is measured apart from any database's.
+ */
+class DiscardStore extends MemoryStore {
+  readonly counted = new Map<string, { type: string; messageType: string | null; rows: number }>();
+
+  override async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
+    for (const entry of entries) {
+      if (typeof entry.type !== 'string' || entry.type.length === 0) throw new TypeError('an audit entry needs a non-empty type');
+      const key = `${entry.type}\n${entry.messageType ?? ''}`;
+      const row = this.counted.get(key);
+      if (row) row.rows++;
+      else this.counted.set(key, { type: entry.type, messageType: entry.messageType ?? null, rows: 1 });
+    }
+  }
+}
+
+// Scenario 7: a store, and with it the audit (on by default when a store is set).
+const storeSpec = process.env.SB_BENCH_STORE ?? '';
+let store: Store | undefined;
+let storeKind: 'discard' | 'sqlite' | 'postgres' | undefined;
+if (storeSpec === 'discard') {
+  storeKind = 'discard';
+  store = new DiscardStore();
+} else if (storeSpec.startsWith('sqlite:')) {
+  storeKind = 'sqlite';
+  store = new SqliteStore({ file: storeSpec.slice('sqlite:'.length) });
+} else if (storeSpec.startsWith('postgres:')) {
+  storeKind = 'postgres';
+  // Imported only here: the other scenarios never load the driver.
+  const { PostgresStore } = await import('@switchboard/postgres');
+  store = new PostgresStore({ url: storeSpec.slice('postgres:'.length) });
+} else if (storeSpec !== '') throw new Error(`SB_BENCH_STORE must be discard, sqlite:<file> or postgres:<url>, got ${storeSpec}`);
+
 const base: ServerOptions = {
   host: '127.0.0.1',
   port: 0,
-  plugs: [bench],
+  plugs: withRooms ? [bench, benchRooms] : [bench],
+  ...(withRooms ? { rooms: { maxInstances: 50_000 } } : {}),
+  ...(store ? { store, node: 'bench' } : {}),
   hooks,
   limits: {
     // The load is far above the default 200 messages/s per connection; the limiter still runs on every message.
@@ -121,9 +177,101 @@ server.events.on('close', (_connection, code) => {
 });
 
 const info = await server.listen();
+
+/** The recorder's counts, as `/admin/metrics` shows them (loopback needs no token). */
+async function auditStats(): Promise<AuditStats | undefined> {
+  const response = await fetch(`http://127.0.0.1:${info.port}${server.options.adminPath}/metrics`);
+  const body = (await response.json()) as { audit?: AuditStats };
+  return body.audit;
+}
+
+interface AuditStats {
+  recorded: number;
+  written: number;
+  spooled: number;
+  replayed: number;
+  dropped: number;
+  failures: number;
+  queued: number;
+  spoolBytes: number;
+  storeAvailable: boolean;
+}
+
+/** Audit rows in the store, by record type and message type, counted with a connection of our own. */
+async function auditRows(): Promise<{ type: string; messageType: string | null; rows: number }[]> {
+  if (store instanceof DiscardStore) return [...store.counted.values()];
+  if (storeKind === 'sqlite') {
+    const { DatabaseSync } = await import('node:sqlite');
+    const db = new DatabaseSync(storeSpec.slice('sqlite:'.length), { readOnly: true });
+    try {
+      const rows = db.prepare('SELECT type, message_type AS messageType, COUNT(*) AS rows FROM audit GROUP BY type, message_type').all();
+      return rows.map((row) => ({ type: String(row.type), messageType: row.messageType === null ? null : String(row.messageType), rows: Number(row.rows) }));
+    } finally {
+      db.close();
+    }
+  }
+  if (storeKind === 'postgres') {
+    const { default: postgres } = await import('postgres');
+    const sql = postgres(storeSpec.slice('postgres:'.length), { max: 1, onnotice: () => {} });
+    try {
+      const rows = await sql<{ type: string; message_type: string | null; rows: number }[]>`SELECT type, message_type, COUNT(*)::int AS rows FROM switchboard_audit GROUP BY type, message_type`;
+      return rows.map((row) => ({ type: row.type, messageType: row.message_type, rows: row.rows }));
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  }
+  return [];
+}
+
+// The event loop's delay, sampled every 5 ms once a scenario asks for it (6 and 7; the others run without the
+// timer): what a latency tail owes to the server's turns being long. The histogram holds the whole interval
+// between two ticks; what is beyond the 5 ms is the delay.
+const LOOP_RESOLUTION_MS = 5;
+const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+const beyond = (ns: number): number => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS);
+
 serveCommands(
   {
     usage,
+    'eventLoop.reset'() {
+      loopDelay.enable();
+      loopDelay.reset();
+    },
+    /** Since the last reset, in ms: the delay's p50, p99 and max (beyond the 5 ms sampling interval). */
+    'eventLoop.read': () => ({ p50Ms: beyond(loopDelay.percentile(50)), p99Ms: beyond(loopDelay.percentile(99)), maxMs: beyond(loopDelay.max) }),
+    /** Creates `count` instances of a room kind one after another; with `times`, how long each create took. */
+    async 'rooms.create'(args: { kind: string; count: number; ids?: boolean; times?: boolean }) {
+      const ids: string[] = [];
+      const times: number[] = [];
+      const started = performance.now();
+      for (let i = 0; i < args.count; i++) {
+        const t0 = performance.now();
+        const room = await server.createRoom(args.kind);
+        if (args.times) times.push(performance.now() - t0);
+        if (args.ids) ids.push(room.id);
+      }
+      return { ms: performance.now() - started, ids, times, instances: server.rooms().length };
+    },
+    /** The instances of one kind: members, restarts. */
+    'rooms.list': (args: { kind: string }) =>
+      server
+        .rooms()
+        .filter((room) => room.kind === args.kind)
+        .map((room) => ({ id: room.id, members: room.members.length, restarts: room.restarts, isolation: room.isolation })),
+    'audit.stats': () => auditStats(),
+    /** Waits until the recorder has written everything queued (queue empty, written count still), at most `timeoutMs`. */
+    async 'audit.settle'(args: { timeoutMs: number }) {
+      const started = performance.now();
+      let last = await auditStats();
+      while (performance.now() - started < args.timeoutMs) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const now = await auditStats();
+        if (now && last && now.queued === 0 && now.written === last.written) return { ms: performance.now() - started, settled: true, stats: now };
+        last = now;
+      }
+      return { ms: performance.now() - started, settled: false, stats: last };
+    },
+    'audit.rows': () => auditRows(),
     stats: () => ({ connections: server.connectionCount, handled, failed, closes, liveFailures, metrics: server.metrics() }),
     /** Creates `records` records in `items` (once), and makes `bench.live` write to them. */
     async 'live.seed'(args: { records: number }) {
@@ -156,6 +304,6 @@ serveCommands(
     node: process.version,
     greeting: true,
     auth,
-    features: { channels: publisherOf(server) !== undefined },
+    features: { channels: publisherOf(server) !== undefined, rooms: withRooms, store: storeKind ?? null },
   },
 );
