@@ -30,6 +30,11 @@ export class IpcBus implements Bus {
     link.setReceiver(this.receive);
   }
 
+  /** Whether the agent can be reached (false once its IPC channel closed: the worker then exits). */
+  get connected(): boolean {
+    return !this.closed && this.link.connected;
+  }
+
   publish(message: ClusterMessage): void {
     if (this.closed) return;
     this.link.send({ sb: 'pub', message });
