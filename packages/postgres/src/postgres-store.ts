@@ -15,6 +15,7 @@ import {
   type GrantRecord,
   type GrantSnapshot,
   type Store,
+  type ThreadedStore,
 } from '@switchboard/server/store';
 
 /**
@@ -48,6 +49,14 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE switchboard_grants (
      identity_id text PRIMARY KEY, grant_set text[], added text[] NOT NULL, removed text[] NOT NULL, updated_at double precision NOT NULL);
    CREATE TABLE switchboard_disabled_users (identity_id text PRIMARY KEY, reason text NOT NULL, disabled_at double precision NOT NULL);`,
+  // 2: every index is a B-tree insert per audit row; the ones keyed by connection and type cost more than the
+  // row (docs/performance.md, finding 8). A query by connection is bounded by its lifetime from
+  // switchboard_connections and walks the time index; by type, the time index with a filter. Identities keep
+  // theirs, for identified rows only.
+  `DROP INDEX switchboard_audit_by_connection;
+   DROP INDEX switchboard_audit_by_type;
+   DROP INDEX switchboard_audit_by_identity;
+   CREATE INDEX switchboard_audit_by_identity ON switchboard_audit (identity_id, at DESC, id DESC) WHERE identity_id IS NOT NULL;`,
 ];
 
 /** The schema version this code writes. */
@@ -248,8 +257,10 @@ export class PostgresStore implements Store {
   readonly database: string;
   private readonly sql: postgres.Sql;
   private closing: Promise<void> | undefined;
+  private readonly options: PostgresStoreOptions;
 
   constructor(options: PostgresStoreOptions) {
+    this.options = { ...options };
     const poolSize = options.poolSize ?? 10;
     if (!Number.isSafeInteger(poolSize) || poolSize < 1) throw new RangeError(`poolSize must be a positive integer, got ${poolSize}`);
     this.database = describe(options.url);
@@ -261,6 +272,14 @@ export class PostgresStore implements Store {
       onnotice: () => {},
       connection: { application_name: 'switchboard' },
     });
+  }
+
+  /**
+   * The recorder writes from a worker thread with a pool of its own (a few connections), so that building
+   * each batch's statement stays off the event loop.
+   */
+  threaded(): ThreadedStore {
+    return { module: import.meta.url, name: 'PostgresStore', options: { ...this.options, poolSize: Math.min(2, this.options.poolSize ?? 10) } satisfies PostgresStoreOptions };
   }
 
   /** The pool, or a rejection once the store is closed. */
@@ -389,6 +408,13 @@ export class PostgresStore implements Store {
         ${equal('room', query.room)}
         ${equal('resource', query.resource)}
         ${equal('message_type', query.messageType)}
+        ${
+          // Within the connection's lifetime (a second of slack either side), so the time index walks only that stretch.
+          query.connectionId === undefined
+            ? sql``
+            : sql`AND at >= COALESCE((SELECT connected_at - 1000 FROM switchboard_connections WHERE id = ${text(query.connectionId)}), '-Infinity'::double precision)
+                  AND at <= COALESCE((SELECT closed_at + 1000 FROM switchboard_connections WHERE id = ${text(query.connectionId)}), 'Infinity'::double precision)`
+        }
         ${query.since === undefined ? sql`` : sql`AND at >= ${query.since}`}
         ${query.until === undefined ? sql`` : sql`AND at < ${query.until}`}
       ORDER BY at DESC, id DESC LIMIT ${limit}`;

@@ -100,7 +100,10 @@ if (typeof pg === 'string') {
     }
     const newer = storeOn(url);
     try {
-      await assert.rejects(newer.migrate(), /PostgreSQL database 127\.0\.0\.1:\d+\/sb_test_\d+ has schema version 99, newer than this Switchboard \(1\); upgrade Switchboard/);
+      await assert.rejects(
+        newer.migrate(),
+        new RegExp(`PostgreSQL database 127\\.0\\.0\\.1:\\d+/sb_test_\\d+ has schema version 99, newer than this Switchboard \\(${POSTGRES_SCHEMA_VERSION}\\); upgrade Switchboard`),
+      );
       await using sql = direct(url);
       assert.equal((await sql`SELECT count(*)::int AS n FROM switchboard_audit`)[0]!.n, 1);
     } finally {

@@ -133,6 +133,11 @@ const auditSchema = z.strictObject({
     .prefault({}),
   /** Records per store write. */
   batchSize: z.number().int().min(1).default(500),
+  /**
+   * Write records from a worker thread when the store can be opened there (SqliteStore on a file,
+   * PostgresStore): the database driver's work then stays off the event loop. false: on the main thread.
+   */
+  thread: z.boolean().default(true),
   /** A record waits at most this long, in ms, before it is written. */
   flushMs: z.number().int().min(1).default(200),
   /** Records held in memory at most; beyond, they go to the spool (or are dropped without one). */

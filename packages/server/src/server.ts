@@ -177,6 +177,7 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
           spoolFile: options.audit.spool === false ? undefined : resolve(options.audit.spool),
           maxSpoolBytes: options.audit.maxSpoolBytes,
           payloads: options.audit.payloads,
+          thread: options.audit.thread,
           redact: options.audit.redact,
         });
   const tap = recorder !== undefined && auditOn ? recorderTap(recorder, node) : undefined;

@@ -161,3 +161,18 @@ test('behind a trusted proxy, the client is the address the proxy names; an untr
   void spoofing;
   assert.deepEqual([...untrusted.server.connections()].map((connection) => connection.remoteAddress), ['127.0.0.1'], 'the header is ignored without a trusted proxy');
 });
+
+test('records are written from a worker thread (audit.thread, on by default), or on the main thread when it is off', async () => {
+  const { ThreadStampStore } = await import('./fixtures/thread-stamp-store.ts');
+  for (const thread of [true, false]) {
+    const file = join(dir, `db-${++n}.db`);
+    await using t = await startTestServer({ ...options(file), store: new ThreadStampStore({ file }), audit: { flushMs: 20, thread } });
+    await using client = await RawClient.connect(t.wsUrl);
+    await client.request('echo.say', { n: 1 });
+    await until(async () => (await audit(t.url, '&type=message.in&messageType=echo.say')).length === 1, 'the record');
+    const [record] = await audit(t.url, '&type=message.in&messageType=echo.say');
+    const writtenBy = record!.data?.writtenBy as number;
+    if (thread) assert.notEqual(writtenBy, 0, 'a worker thread wrote it');
+    else assert.equal(writtenBy, 0, 'the main thread wrote it');
+  }
+});

@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import type { AuditEntry, ConnectionClose, ConnectionOpen, Store } from '../store/store.ts';
 import { FaultCode } from './faults.ts';
+import { inlineWriter, ThreadWriter, type Job, type RecordWriter } from './record-writer.ts';
 
 /** What the recorder keeps of payloads, and what it hides. */
 export interface RedactOptions {
@@ -33,10 +34,11 @@ export interface RecorderOptions {
   maxSpoolBytes: number;
   /** Record payloads (redacted) in `data.payload`. */
   payloads: boolean;
+  /** Write from a worker thread when the store can be opened there (`Store.threaded()`). */
+  thread: boolean;
   redact: RedactOptions;
 }
 
-type Job = { kind: 'open'; record: ConnectionOpen } | { kind: 'close'; id: string; close: ConnectionClose } | { kind: 'audit'; entry: AuditEntry };
 
 const REDACTED = '[redacted]';
 
@@ -77,9 +79,15 @@ export class Recorder {
   private stopped = false;
   private readonly fields: ReadonlySet<string>;
   private readonly hidden: ReadonlySet<string>;
+  /** Where batches are written: a worker thread of the store's, or the store on this thread. */
+  private readonly writer: RecordWriter;
+  /** Whether drops since the last logged one are still to be logged (each episode is logged once). */
+  private dropsLogged = false;
 
   constructor(options: RecorderOptions) {
     this.options = options;
+    const spec = options.thread ? options.store.threaded?.() : undefined;
+    this.writer = spec !== undefined ? new ThreadWriter(spec) : inlineWriter(options.store);
     this.fields = new Set(options.redact.fields);
     this.hidden = new Set(options.redact.types);
     // A spool left by an earlier run (the store was away when it stopped) is replayed first.
@@ -121,11 +129,16 @@ export class Recorder {
   }
 
   private push(job: Job): void {
-    if (this.stopped) return;
-    if (!this.available || this.queue.length >= this.options.maxQueue) {
-      this.toSpool([job]);
+    if (this.stopped) {
+      // After close() began nothing more is written: counted and said, not lost silently.
+      this.drop(1, 'the recorder was closing');
       return;
     }
+    if (!this.available || this.queue.length >= this.options.maxQueue) {
+      this.toSpool([job], this.available ? 'the queue is full' : 'the store is unavailable');
+      return;
+    }
+    this.dropsLogged = false;
     this.queue.push(job);
     if (this.queue.length >= this.options.batchSize) this.schedule(0);
     else this.schedule(this.options.flushMs);
@@ -160,30 +173,8 @@ export class Recorder {
     return { kind: 'audit', entry: { ...job.entry, data: rest } };
   }
 
-  private async write(jobs: Job[]): Promise<void> {
-    const store = this.options.store;
-    let audits: AuditEntry[] = [];
-    const flushAudits = async (): Promise<void> => {
-      if (audits.length === 0) return;
-      await store.appendAudit(audits);
-      audits = [];
-    };
-    for (const job of jobs) {
-      if (job.kind === 'audit') {
-        audits.push(job.entry);
-        continue;
-      }
-      await flushAudits();
-      if (job.kind === 'open') await store.connectionOpened(job.record).catch((error: unknown) => this.skipDuplicate(error));
-      else await store.connectionClosed(job.id, job.close);
-    }
-    await flushAudits();
-  }
-
-  /** A connection already stored (a replayed spool that was half written before): not an outage. */
-  private skipDuplicate(error: unknown): void {
-    if (/already stored|duplicate|UNIQUE/i.test((error as Error)?.message ?? '')) return;
-    throw error;
+  private write(jobs: Job[]): Promise<void> {
+    return this.writer.write(jobs);
   }
 
   private async drain(): Promise<void> {
@@ -199,7 +190,7 @@ export class Recorder {
       } catch (error) {
         this.fail(error);
         // Nothing is lost: what failed and what waits go to the spool, in order.
-        this.toSpool([...batch, ...this.queue.splice(0)]);
+        this.toSpool([...batch, ...this.queue.splice(0)], 'the store is unavailable');
         return;
       }
     }
@@ -214,10 +205,10 @@ export class Recorder {
     this.retryMs = Math.min(30_000, Math.max(500, this.retryMs * 2));
   }
 
-  private toSpool(jobs: Job[]): void {
+  private toSpool(jobs: Job[], cause: string): void {
     const file = this.options.spoolFile;
     if (file === undefined) {
-      this.drop(jobs.length);
+      this.drop(jobs.length, cause);
       return;
     }
     if (this.spool === undefined) {
@@ -228,7 +219,7 @@ export class Recorder {
     for (const job of jobs) {
       const line = `${JSON.stringify(this.prepared(job))}\n`;
       if (this.spoolBytes + line.length > this.options.maxSpoolBytes) {
-        this.drop(1);
+        this.drop(1, cause);
         continue;
       }
       this.spoolBytes += line.length;
@@ -239,9 +230,16 @@ export class Recorder {
     else this.schedule(this.options.flushMs);
   }
 
-  private drop(count: number): void {
+  /** Drops records, counted; logged once per episode (until a record is queued again), with its cause. */
+  private drop(count: number, cause: string): void {
     if (count === 0) return;
-    if (this.counts.dropped === 0) this.options.log.error({ code: FaultCode.auditDropped }, 'SB_AUDIT_DROPPED: audit records were dropped (the store is unavailable and the spool is full or off)');
+    if (!this.dropsLogged) {
+      this.dropsLogged = true;
+      this.options.log.error(
+        { code: FaultCode.auditDropped, cause, dropped: this.counts.dropped + count },
+        `SB_AUDIT_DROPPED: audit records were dropped (${cause}${cause === 'the recorder was closing' ? '' : this.options.spoolFile === undefined ? ', and there is no spool' : ', and the spool is full'})`,
+      );
+    }
     this.counts.dropped += count;
   }
 
@@ -322,7 +320,7 @@ export class Recorder {
     }
     if (this.queue.length > 0) {
       this.available = false;
-      this.toSpool(this.queue.splice(0));
+      this.toSpool(this.queue.splice(0), 'the store did not take them before shutdown');
     }
     clearTimeout(this.timer);
     if (this.spool !== undefined) {
@@ -330,5 +328,6 @@ export class Recorder {
       this.spool = undefined;
       await new Promise<void>((resolve) => stream.end(resolve));
     }
+    await this.writer.close();
   }
 }

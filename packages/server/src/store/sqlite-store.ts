@@ -16,6 +16,7 @@ import {
   type GrantRecord,
   type GrantSnapshot,
   type Store,
+  type ThreadedStore,
 } from './store.ts';
 
 /**
@@ -39,6 +40,14 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX audit_by_type ON audit (type, at DESC);
    CREATE TABLE grants (identity_id TEXT PRIMARY KEY, grant_set TEXT, added TEXT NOT NULL, removed TEXT NOT NULL, updated_at REAL NOT NULL);
    CREATE TABLE disabled_users (identity_id TEXT PRIMARY KEY, reason TEXT NOT NULL, disabled_at REAL NOT NULL);`,
+  // 2: an index is a B-tree insert per audit row, and the ones keyed by connection and type cost three times
+  // the row itself (docs/performance.md, finding 8). Queries by connection are bounded by its lifetime from
+  // `connections` and walk the time index; by type, the time index with a filter. Identities keep theirs,
+  // for identified rows only.
+  `DROP INDEX audit_by_connection;
+   DROP INDEX audit_by_type;
+   DROP INDEX audit_by_identity;
+   CREATE INDEX audit_by_identity ON audit (identity_id, at DESC) WHERE identity_id IS NOT NULL;`,
 ];
 
 /** The schema version this code writes. */
@@ -145,6 +154,12 @@ export class SqliteStore implements Store {
   constructor(options: SqliteStoreOptions) {
     this.file = options.file === ':memory:' ? ':memory:' : resolve(options.file);
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5_000;
+  }
+
+  /** The recorder's writes go to a worker thread with its own connection to the file (not for `:memory:`). */
+  threaded(): ThreadedStore | undefined {
+    if (this.file === ':memory:') return undefined;
+    return { module: import.meta.url, name: 'SqliteStore', options: { file: this.file, busyTimeoutMs: this.busyTimeoutMs } satisfies SqliteStoreOptions };
   }
 
   private async open(): Promise<DatabaseSync> {
@@ -312,6 +327,20 @@ export class SqliteStore implements Store {
       ]);
       const clauses = sql === '' ? [] : [sql.slice(7)];
       range('at', query.since, query.until, clauses, params);
+      if (query.connectionId !== undefined) {
+        // The connection's records lie within its lifetime (a second of slack either side): the time index
+        // then walks only that stretch instead of the whole table.
+        const lifetime = this.statement('SELECT connected_at, closed_at FROM connections WHERE id = ?').get(query.connectionId) as Row | undefined;
+        if (lifetime !== undefined) {
+          clauses.push('at >= ?');
+          params.push((lifetime.connected_at as number) - 1_000);
+          if (lifetime.closed_at !== null) {
+            clauses.push('at <= ?');
+            params.push((lifetime.closed_at as number) + 1_000);
+          }
+        }
+      }
+      if (query.identityId !== undefined) clauses.push('identity_id IS NOT NULL'); // lets the partial index serve it
       const text = `SELECT * FROM audit${clauses.length > 0 ? ` WHERE ${clauses.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT ?`;
       return (this.statement(text).all(...params, limit) as Row[]).map(auditOf);
     });

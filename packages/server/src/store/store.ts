@@ -184,4 +184,22 @@ export interface Store {
   loadGrants(): Promise<GrantSnapshot>;
 
   close(): Promise<void>;
+
+  /**
+   * How to open this same store in another thread: a module (URL) whose export `name` is a store class
+   * taking `options`. The recorder then writes connection and audit records from a worker thread, so that
+   * the database driver's work stays off the event loop. Absent (or undefined, as for an in-memory
+   * database): the recorder writes on the main thread.
+   */
+  threaded?(): ThreadedStore | undefined;
+}
+
+/** What `Store.threaded()` returns: a store another thread can construct. */
+export interface ThreadedStore {
+  /** The module's URL (`import.meta.url` of the store's file). */
+  module: string;
+  /** The export: a class whose constructor takes `options`. */
+  name: string;
+  /** Structured-cloneable options. */
+  options: unknown;
 }
