@@ -77,7 +77,8 @@ export function registerChannelRoutes(admin: AdminApi, channels: Channels, auth:
       if ('status' in by) return by;
       const refusal = badEvent(body.event) ?? tooBig(body.data, channels.options.maxMessageBytes);
       if (refusal) return refusal;
-      channels.send(channel, body.event as string, body.data, by.from, undefined);
+      // Answered once the message has its place in the channel's stream (when it keeps history).
+      await channels.send(channel, body.event as string, body.data, by.from, undefined);
       return { status: 200, body: { channel, event: body.event } };
     },
     { ownAuth: true },

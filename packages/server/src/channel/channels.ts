@@ -209,7 +209,8 @@ export class Channels implements Feature, ChannelApi {
     }
     if (!isEventName(event)) throw new SwitchboardError(DevErrorCode.badArgument, `event must be a string of 1 to ${MAX_EVENT_LENGTH} characters`);
     const except = options?.except;
-    this.send(channel, event, data, undefined, except === undefined ? undefined : typeof except === 'string' ? except : except.id);
+    const sent = this.send(channel, event, data, undefined, except === undefined ? undefined : typeof except === 'string' ? except : except.id);
+    if (isThenable(sent)) sent.then(undefined, () => undefined); // a failed append is logged where it failed
   }
 
   channels(): ChannelInfo[] {
@@ -229,9 +230,11 @@ export class Channels implements Feature, ChannelApi {
   /**
    * Publishes a `$message` on the channel's bus topic; every node delivers it to its subscribers. A channel
    * with history appends it to its stream first and the message carries its position, the same bytes for
-   * every subscriber (positions are per stream, so fan-out stays encode-once).
+   * every subscriber (positions are per stream, so fan-out stays encode-once). Resolves (when the history
+   * answers asynchronously) once the message has its position and was handed to the bus; rejects if the
+   * append failed (logged too), so a `$publish` is answered only then.
    */
-  send(channel: string, event: string, data: unknown, from: string | undefined, except: string | undefined): void {
+  send(channel: string, event: string, data: unknown, from: string | undefined, except: string | undefined): MaybePromise<void> {
     const message: ChannelMessage = { channel, event, data: data ?? null };
     if (from !== undefined) message.from = from;
     if (!this.withHistory.matches(channel)) return this.deliver(channel, message, except);
@@ -243,18 +246,20 @@ export class Channels implements Feature, ChannelApi {
       return this.queue(channel, Promise.resolve(appended), message, except);
     }
     // An earlier append is still being written: this one waits its turn, so offsets follow publish order.
-    this.queue(channel, pending.then(() => this.core.history.append(channel, stored)), message, except);
+    return this.queue(channel, pending.then(() => this.core.history.append(channel, stored)), message, except);
   }
 
-  private queue(channel: string, appended: Promise<StreamPosition>, message: ChannelMessage, except: string | undefined): void {
-    const done = appended.then(
-      (at) => this.deliver(channel, withPosition(message, at), except),
+  private queue(channel: string, appended: Promise<StreamPosition>, message: ChannelMessage, except: string | undefined): Promise<void> {
+    const delivered = appended.then((at) => this.deliver(channel, withPosition(message, at), except));
+    const done = delivered.then(
+      () => undefined,
       (error: unknown) => this.core.log.error({ err: error, channel }, 'history append failed; the message was not delivered'),
     );
     this.appending.set(channel, done);
     void done.then(() => {
       if (this.appending.get(channel) === done) this.appending.delete(channel);
     });
+    return delivered;
   }
 
   private deliver(channel: string, message: ChannelMessage, except: string | undefined): void {
@@ -469,7 +474,10 @@ export class Channels implements Feature, ChannelApi {
     if (!(typeof answer === 'boolean' ? answer : await answer)) throw forbiddenError('publish', name);
     this.checkSize(payload.data);
     if (connection.closed) return undefined;
-    this.send(name, payload.event, payload.data, connection.identity?.id, payload.exceptSelf === true ? connection.id : undefined);
+    // Answered once the message has its place in the stream: a publisher that waits for each reply (or
+    // moves to another node after one) can rely on the order of what it published.
+    const sent = this.send(name, payload.event, payload.data, connection.identity?.id, payload.exceptSelf === true ? connection.id : undefined);
+    if (isThenable(sent)) await sent;
     return {};
   }
 
