@@ -117,6 +117,8 @@ export interface ServerEvents {
   subscribe: [connection: Connection, channel: string];
   /** A connection left a channel: unsubscribed, revoked, or closed (then before `close`). */
   unsubscribe: [connection: Connection, channel: string];
+  /** A connection's identity or grants changed (`$auth`, expiry, a runtime grant change); `reason` as in `$grants`. */
+  access: [connection: Connection, reason: string];
   'plug:loaded': [info: { name: string; version: string; file: string | undefined; previousVersion: string | undefined }];
   'plug:unloaded': [info: { name: string; version: string; file: string | undefined }];
   'plug:rejected': [info: { file: string | undefined; error: Error }];

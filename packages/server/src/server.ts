@@ -225,7 +225,10 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
       log,
       sendTo,
       closeConnection,
-      accessChanged: (connection, reason) => features.accessChanged(connection, reason),
+      accessChanged: (connection, reason) => {
+        features.accessChanged(connection, reason);
+        lifecycle.events.emit('access', connection, reason);
+      },
       changed: clustered ? (identityId, change, reason) => bus.publish({ kind: ClusterMessageKind.grants, topic: GRANTS_TOPIC, node, identityId, change, ...(reason === undefined ? {} : { reason }) }) : undefined,
     },
     authOptions,

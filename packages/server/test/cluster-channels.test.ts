@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Client } from '@switchboard/client';
 import type { ChannelMessage, Envelope } from '@switchboard/protocol';
-import { clientsOn, eventually, rawClientsOn, startCluster, type TestCluster } from './cluster-helpers.ts';
+import { clientsOn, eventually, rawClientsOn, startCluster, tokenFor, type TestCluster } from './cluster-helpers.ts';
 import { RawClient } from './helpers.ts';
 
 const ADMIN_TOKEN = 'cluster-test-admin-token-0123456789';
@@ -169,6 +169,14 @@ test('the registry: every worker with its state, and every connection with its w
   const id = bob!.connectionId;
   bob!.close();
   await eventually(async () => !(await cluster.connections()).some((entry) => entry.id === id), 10_000, 'the closed connection gone');
+});
+
+test('the registry follows an identity that arrives after the connection opened ($auth)', async () => {
+  const [anonymous] = await sdkPair();
+  const id = anonymous!.connectionId;
+  await eventually(async () => (await cluster.connections()).some((entry) => entry.id === id && entry.identityId === null), 10_000, 'listed as anonymous');
+  await anonymous!.authenticate(await tokenFor('late-auth'));
+  await eventually(async () => (await cluster.connections('?user=late-auth')).some((entry) => entry.id === id), 10_000, 'listed with its identity');
 });
 
 test('POST /cluster/publish: the agent publishes as a worker does, with the next history position', async () => {

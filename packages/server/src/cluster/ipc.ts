@@ -48,7 +48,8 @@ export type WorkerToAgent =
   | { sb: 'listening'; node: string; url: string; port: number; plugs: string[] }
   | { sb: 'conn'; op: 'open'; connection: ConnectionSummary }
   | { sb: 'conn'; op: 'close'; id: string }
-  | { sb: 'conn'; op: 'subscribe' | 'unsubscribe'; id: string; channel: string; identityId?: string };
+  | { sb: 'conn'; op: 'subscribe' | 'unsubscribe'; id: string; channel: string; identityId?: string }
+  | { sb: 'conn'; op: 'identity'; id: string; identityId: string | null };
 
 /**
  * Agent → worker:

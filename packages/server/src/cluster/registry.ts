@@ -128,6 +128,11 @@ export class ClusterRegistry {
       case 'close':
         record.connections.delete(message.id);
         return;
+      case 'identity': {
+        const entry = record.connections.get(message.id);
+        if (entry !== undefined) entry.identityId = message.identityId;
+        return;
+      }
       case 'subscribe':
       case 'unsubscribe': {
         const entry = record.connections.get(message.id);

@@ -102,6 +102,8 @@ export class ClusterWorker {
       link.send(identity === undefined ? { sb: 'conn', op: 'subscribe', id: connection.id, channel } : { sb: 'conn', op: 'subscribe', id: connection.id, channel, identityId: identity.id });
     });
     server.events.on('unsubscribe', (connection, channel) => link.send({ sb: 'conn', op: 'unsubscribe', id: connection.id, channel }));
+    // `$auth` after the connection opened, an expiry, a downgrade: the registry follows its identity.
+    server.events.on('access', (connection) => link.send({ sb: 'conn', op: 'identity', id: connection.id, identityId: identityOf(connection) ?? null }));
     link.onClose((timeoutMs) => void this.close(server, timeoutMs).then(() => exit(0), () => exit(1)));
     const info = await server.listen();
     link.send({ sb: 'listening', node: this.node, url: info.url, port: info.port, plugs: server.plugs().map((plug) => plug.name) });
