@@ -1,6 +1,6 @@
 // The topology of docker-compose.yml, run with real processes on loopback: a throwaway redis-server and
-// PostgreSQL, two `switchboard start` nodes of the chat example (REDIS_URL, DATABASE_URL, SWITCHBOARD_NODE as
-// compose sets them), and Debian's nginx running deploy/nginx.conf — the very file the compose service mounts,
+// PostgreSQL, two `switchboard start` nodes of the chat example (SWITCHBOARD_REDIS_URL, SWITCHBOARD_DATABASE_URL,
+// SWITCHBOARD_NODE, as compose sets them), and Debian's nginx running deploy/nginx.conf — the very file the compose service mounts,
 // with only its addresses changed to loopback ones. Clients connect through nginx only. The compose file
 // itself is checked with a real parser (`docker compose config`, or Debian's `docker-compose`).
 import { after, test } from 'node:test';
@@ -92,7 +92,7 @@ function run(command: string, args: string[], options: { cwd: string; env?: Node
 async function startNode(name: string, env: Record<string, string>): Promise<Running & { port: number }> {
   const node = run(process.execPath, [BIN, 'start', '--port', '0'], {
     cwd: CHAT,
-    env: { ...process.env, ...env, SWITCHBOARD_NODE: name, HOST: '127.0.0.1', TRUST_PROXY: '127.0.0.1', SWITCHBOARD_ADMIN_TOKEN: ADMIN_TOKEN, CHAT_JWT_SECRET: SECRET },
+    env: { ...process.env, ...env, SWITCHBOARD_NODE: name, HOST: '127.0.0.1', SWITCHBOARD_TRUST_PROXY: '127.0.0.1', SWITCHBOARD_ADMIN_TOKEN: ADMIN_TOKEN, CHAT_JWT_SECRET: SECRET },
   });
   try {
     await eventually(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(node.output()) || node.child.exitCode !== null, `${name} listening`);
@@ -161,7 +161,7 @@ const skip = nginx === undefined ? 'no nginx' : typeof redis === 'string' ? `no 
 
 test('the compose topology with real processes: nginx in front of two nodes on Redis and PostgreSQL acts as one server', { skip }, async () => {
   if (nginx === undefined || typeof redis === 'string' || typeof pg === 'string') return;
-  const env = { REDIS_URL: redis.url, DATABASE_URL: await pg.createDatabase() };
+  const env = { SWITCHBOARD_REDIS_URL: redis.url, SWITCHBOARD_DATABASE_URL: await pg.createDatabase() };
   const node1 = await startNode('node1', env);
   const node2 = await startNode('node2', env).catch(async (error: unknown) => {
     await node1.stop();
@@ -252,8 +252,8 @@ test('docker-compose.yml parses, and runs what the topology test runs', { skip: 
     // The resolved file names each service at two spaces under `services:`; what matters is checked below on the text.
     for (const name of ['redis', 'postgres', 'node1', 'node2', 'nginx']) assert.match(yaml, new RegExp(`^  ${name}:$`, 'm'), `service ${name}`);
     assert.match(yaml, /deploy\/nginx\.conf:\/etc\/nginx\/nginx\.conf:ro/, 'nginx runs deploy/nginx.conf');
-    assert.match(yaml, /REDIS_URL: redis:\/\/redis:6379/);
-    assert.match(yaml, /DATABASE_URL: postgres:\/\/switchboard:switchboard@postgres:5432\/switchboard/);
+    assert.match(yaml, /SWITCHBOARD_REDIS_URL: redis:\/\/redis:6379/);
+    assert.match(yaml, /SWITCHBOARD_DATABASE_URL: postgres:\/\/switchboard:switchboard@postgres:5432\/switchboard/);
     assert.match(yaml, /SWITCHBOARD_NODE: node1/);
     assert.match(yaml, /SWITCHBOARD_NODE: node2/);
     assert.match(yaml, /published: 8080/);
@@ -263,6 +263,6 @@ test('docker-compose.yml parses, and runs what the topology test runs', { skip: 
   assert.deepEqual(Object.keys(services).sort(), ['nginx', 'node1', 'node2', 'postgres', 'redis']);
   assert.equal(services.node1?.environment?.SWITCHBOARD_NODE, 'node1');
   assert.equal(services.node2?.environment?.SWITCHBOARD_NODE, 'node2');
-  assert.equal(services.node1?.environment?.REDIS_URL, 'redis://redis:6379');
+  assert.equal(services.node1?.environment?.SWITCHBOARD_REDIS_URL, 'redis://redis:6379');
   assert.ok(JSON.stringify(services.nginx?.volumes).includes('deploy/nginx.conf'));
 });

@@ -1,7 +1,8 @@
 // Settings for `npm start` (switchboard dev) in this example; flags and environment variables override them.
+// SWITCHBOARD_REDIS_URL, SWITCHBOARD_DATABASE_URL and SWITCHBOARD_NODE make it one node of a cluster
+// (docker-compose.yml at the repository root runs two; docs/cluster.md).
 import { defineConfig } from '@switchboard/cli';
 import { auth } from './auth.ts';
-import { clusterOptions } from './cluster.ts';
 
 export default defineConfig({
   port: 3000,
@@ -9,6 +10,4 @@ export default defineConfig({
   public: './public',
   // Tokens come from the demo sign-in (plugs/demo.ts); grants by role are in auth.ts.
   auth,
-  // REDIS_URL / DATABASE_URL / SWITCHBOARD_NODE make it one node of a cluster (cluster.ts); unset, one process.
-  ...(await clusterOptions(process.env)),
 });

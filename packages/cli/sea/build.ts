@@ -68,7 +68,9 @@ async function bundleCli(outfile: string): Promise<void> {
     target: `node${process.versions.node}`,
     // esbuild runs at build time only (client-bundle.ts reads the prebuilt SDK inside the executable);
     // ws's optional native helpers are loaded in a try/catch and are not there.
-    external: ['esbuild', 'bufferutil', 'utf-8-validate'],
+    // The cluster back ends are optional packages the executable does not carry (SWITCHBOARD_REDIS_URL and
+    // SWITCHBOARD_DATABASE_URL then say so): it is one self-contained node.
+    external: ['esbuild', 'bufferutil', 'utf-8-validate', '@switchboard/redis', '@switchboard/postgres'],
     define: { 'import.meta.url': 'import_meta_url', 'import.meta.resolve': 'import_meta_resolve' },
     banner: { js: BANNER },
     legalComments: 'none',

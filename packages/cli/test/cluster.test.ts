@@ -178,3 +178,14 @@ test('wrong agent flags and settings exit with 2; an unknown option or an agent 
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /cannot reach a server at http:\/\/127\.0\.0\.1:1 .*Start it with "switchboard start --workers <n>"/);
 });
+
+test('SWITCHBOARD_REDIS_URL and SWITCHBOARD_DATABASE_URL that are not URLs of their kind stop start with a clear message', async () => {
+  await using dir = await tempDir();
+  await project(dir.path);
+  const redis = await runCli(['start', '--port', '0'], { cwd: dir.path, env: { SWITCHBOARD_STORE: 'off', SWITCHBOARD_REDIS_URL: 'http://127.0.0.1:6379' } });
+  assert.equal(redis.code, 1);
+  assert.match(redis.stderr, /SWITCHBOARD_REDIS_URL must start with redis:\/\/ or rediss:\/\/, got "http:\/\/…"/);
+  const database = await runCli(['start', '--port', '0'], { cwd: dir.path, env: { SWITCHBOARD_DATABASE_URL: 'not a url' } });
+  assert.equal(database.code, 1);
+  assert.match(database.stderr, /SWITCHBOARD_DATABASE_URL must be a URL \(postgres:\/\/… or postgresql:\/\/…\), got "not a url"/);
+});

@@ -10,6 +10,7 @@ import { CommandError } from '../args.ts';
 import type { Command, CommandContext } from '../command.ts';
 import type { AgentSettings, ServeFlags, Settings } from '../config.ts';
 import { displayPath } from '../display.ts';
+import { BACKEND_ENV, backendsFromEnv } from '../backends.ts';
 
 /** The flags `dev`, `start` and the bare `switchboard` share. */
 export const SERVE_OPTIONS = {
@@ -112,9 +113,13 @@ export async function serve(flags: ServeFlags, ctx: CommandContext, mode: 'dev' 
   // unless the config file gives its own store, or SWITCHBOARD_STORE=off turns them off.
   const storeOff = ['off', 'false', '0', 'no'].includes((ctx.env.SWITCHBOARD_STORE ?? '').trim().toLowerCase());
   const dataDir = resolve(ctx.cwd, ctx.env.SWITCHBOARD_DATA ?? 'data');
-  const embedded = settings.server.store === undefined && !storeOff ? join(dataDir, 'switchboard.db') : undefined;
-  const records = settings.server.store !== undefined ? 'the store of the config file' : embedded === undefined ? undefined : `${displayPath(embedded, ctx.cwd)} (SQLite)`;
+  const fromEnv = ctx.env[BACKEND_ENV.database]?.trim() ? 'PostgreSQL (SWITCHBOARD_DATABASE_URL)' : undefined;
+  const embedded = settings.server.store === undefined && fromEnv === undefined && !storeOff ? join(dataDir, 'switchboard.db') : undefined;
+  const records =
+    fromEnv ?? (settings.server.store !== undefined ? 'the store of the config file' : embedded === undefined ? undefined : `${displayPath(embedded, ctx.cwd)} (SQLite)`);
   if (settings.agent !== undefined && !isClusterWorker()) return runAgent(flags, settings, settings.agent, log, ctx, { dataDir, records, sdkPath: CLIENT_BUNDLE_PATH });
+  // What the environment shares with other nodes (SWITCHBOARD_REDIS_URL, SWITCHBOARD_DATABASE_URL, …), over the config file's.
+  Object.assign(settings.server, await backendsFromEnv(ctx.env));
   // A worker the agent forked: one of several servers on the shared port, its back ends the agent's.
   const member = settings.agent === undefined ? undefined : joinCluster();
   const serverLog = member === undefined ? log : log.child({ worker: member.index });
