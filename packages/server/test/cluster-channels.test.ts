@@ -179,6 +179,23 @@ test('the registry follows an identity that arrives after the connection opened 
   await eventually(async () => (await cluster.connections('?user=late-auth')).some((entry) => entry.id === id), 10_000, 'listed with its identity');
 });
 
+test('a grant revoked on whichever worker takes the request takes effect at once on every worker', async () => {
+  const [one, two] = await sdkPair(() => 'eve-g');
+  const subscriptions = [one!.subscribe('private-team'), two!.subscribe('private-team')];
+  await Promise.all(subscriptions.map((subscription) => subscription.ready));
+  const removed = subscriptions.map((subscription) => new Promise((resolve) => subscription.on('unsubscribed', resolve)));
+  // The admin API is on the shared port: this lands on one of the two workers; the other hears it through the bus.
+  const response = await fetch(`${cluster.url}/admin/grants`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+    body: JSON.stringify({ identity: 'eve-g', remove: ['subscribe:*'], reason: 'left the team' }),
+  });
+  assert.equal(response.status, 200);
+  const infos = (await Promise.all(removed.map((promise) => eventually(() => Promise.race([promise, new Promise((resolve) => setTimeout(resolve, 50, false))]) as Promise<unknown>, 10_000, 'both unsubscribed')))) as { reason: string }[];
+  assert.deepEqual(infos.map((info) => info.reason), ['grant_revoked', 'grant_revoked']);
+  assert.deepEqual(subscriptions.map((subscription) => subscription.active), [false, false]);
+});
+
 test('POST /cluster/publish: the agent publishes as a worker does, with the next history position', async () => {
   const [subscriberA, subscriberB] = await rawPair();
   const [publisher] = await rawPair();
