@@ -189,3 +189,32 @@ test('SWITCHBOARD_REDIS_URL and SWITCHBOARD_DATABASE_URL that are not URLs of th
   assert.equal(database.code, 1);
   assert.match(database.stderr, /SWITCHBOARD_DATABASE_URL must be a URL \(postgres:\/\/… or postgresql:\/\/…\), got "not a url"/);
 });
+
+test('start --workers 2 --watch: a saved plug is swapped in on every worker, and each pushes the new manifest to its clients', async () => {
+  await using dir = await tempDir();
+  await project(dir.path, `export default { auth: { defaultGrants: ['call:*'] } };\n`);
+  const env = { SWITCHBOARD_ADMIN_TOKEN: ADMIN_TOKEN, SWITCHBOARD_LOG_LEVEL: 'warn', SWITCHBOARD_STORE: 'off' };
+  await using cli = await startCli(['start', '--workers', '2', '--watch', '--port', '0', '--agent-port', '0'], { cwd: dir.path, env, timeoutMs: 30_000 });
+  const wsUrl = /WebSocket\s+(ws:\/\/\S+)/.exec(cli.stdout())?.[1];
+  assert.ok(wsUrl, cli.stdout());
+  const pids = (await statusJson(dir.path, agentUrl(cli))).workers.map((worker) => worker.pid);
+  const clients = await clientsOn(wsUrl, pids);
+  try {
+    const manifests = clients.map(
+      (client) => new Promise<string[]>((resolve) => client.events.on('manifest', (manifest) => resolve(manifest.messages.map((message) => message.type)))),
+    );
+    await writeFile(
+      join(dir.path, 'plugs', 'hello.ts'),
+      `import { definePlug, z } from '@switchboard/server';
+export default definePlug({ name: 'hello', messages: { 'hello.say': { input: z.object({}).optional(), handler: () => ({ hi: process.pid }) } } });
+`,
+    );
+    const seen = await Promise.all(manifests.map((manifest) => Promise.race([manifest, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no $manifest push within 20 s')), 20_000))])));
+    for (const types of seen) assert.ok(types.includes('hello.say'), `the new plug's message is in every worker's manifest: ${types.join(', ')}`);
+    // Each worker answers it itself.
+    const answers = await Promise.all(clients.map((client) => client.request('hello.say' as never, {} as never) as Promise<{ hi: number }>));
+    assert.deepEqual(answers.map((answer) => answer.hi), pids);
+  } finally {
+    for (const client of clients) client.close();
+  }
+});
