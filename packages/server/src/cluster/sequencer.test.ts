@@ -54,7 +54,10 @@ test('offsets of a publisher that is gone, of another epoch, or never published 
   const released5 = new Promise<void>((resolve) => (onRelease = resolve));
   sequencer.publish('c', { epoch: 'E', offset: 5 }, message(5));
   assert.deepEqual(offsetOf(released), [2, 1]);
+  // The sequencer's timer does not hold the process open (unref): this one keeps the loop alive meanwhile.
+  const alivePromise = setTimeout(() => {}, 10_000);
   await released5;
+  clearTimeout(alivePromise);
   assert.deepEqual(offsetOf(released), [2, 1, 5]);
   sequencer.close();
 });
