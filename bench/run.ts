@@ -14,6 +14,7 @@ import { runMemory } from './scenarios/memory.ts';
 import { runRequests } from './scenarios/requests.ts';
 import { runRooms } from './scenarios/rooms.ts';
 import { runAudit } from './scenarios/audit.ts';
+import { runCluster } from './scenarios/cluster.ts';
 
 // Every loop below is bounded; this is the backstop should a child hang in a way no timeout caught.
 const WATCHDOG_MS = 15 * 60_000;
@@ -32,6 +33,7 @@ const TITLES: Record<ScenarioName, string> = {
   live: '5  live data: resource fan-out and recovery',
   rooms: '6  rooms: 1,000 x 4 members, memory per room, thread vs inline, a stuck thread room',
   audit: '7  request/reply with every message audited (SQLite, PostgreSQL) vs not',
+  cluster: '8  cluster: fan-out through an agent with 1 and 2 workers; two nodes over Redis',
 };
 
 function runScenario(name: ScenarioName, config: BenchConfig, nofile: number): Promise<ScenarioResult> {
@@ -53,6 +55,8 @@ function runScenario(name: ScenarioName, config: BenchConfig, nofile: number): P
       return runRooms(config);
     case 'audit':
       return runAudit(config);
+    case 'cluster':
+      return runCluster(config);
   }
 }
 
@@ -128,7 +132,8 @@ async function main(): Promise<void> {
   console.log(`\n${formatTable(rows)}\n`);
   console.log(
     'baseline = a plain ws server in the same run (scenario 4: Switchboard broadcast-to-all; scenario 5: a Switchboard channel to the same subscribers; ' +
-      'scenario 6: an inline room (thread vs inline), the undisturbed window (stuck thread room); scenario 7: the same server with auditing off; all in the same run)',
+      'scenario 6: an inline room (thread vs inline), the undisturbed window (stuck thread room); scenario 7: the same server with auditing off; ' +
+      'scenario 8: the agent with 1 worker (8a, "switchboard" = 2 workers), one node without Redis (8b); all in the same run)',
   );
   const out = new URL('../.tmp/bench-results.json', import.meta.url);
   mkdirSync(new URL('.', out), { recursive: true });

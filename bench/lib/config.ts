@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 
 /** Scenario names accepted by --only (comma-separated). `fanout` selects both fan-out parts. */
-export const SCENARIOS = ['requests', 'fanout-rate', 'fanout-latency', 'memory', 'channels', 'live', 'rooms', 'audit'] as const;
+export const SCENARIOS = ['requests', 'fanout-rate', 'fanout-latency', 'memory', 'channels', 'live', 'rooms', 'audit', 'cluster'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 const ALIASES: Record<string, ScenarioName[]> = {
@@ -12,6 +12,8 @@ const ALIASES: Record<string, ScenarioName[]> = {
   'live-data': ['live'],
   room: ['rooms'],
   auditing: ['audit'],
+  workers: ['cluster'],
+  redis: ['cluster'],
 };
 
 /** Everything a run needs to know. */
@@ -76,6 +78,26 @@ export interface BenchConfig {
    * PostgreSQL, `windows` windows of `windowMs` each, then `sustainMs` of uninterrupted load per server (does the store keep up?).
    */
   audit: { clients: number; warmupMs: number; windowMs: number; windows: number; sustainMs: number; settleTimeoutMs: number };
+  /**
+   * Cluster: (a) an agent with 1 worker and one with 2 (`subscribers` each, subscribed to one channel), broadcast and
+   * channel fan-out at a fixed `rate` in alternating windows (`windows` of `windowMs` per cluster and message, after
+   * a warm-up), then the highest sustained rate of broadcast and of a channel with history in each (stepped like
+   * fanoutRate, the four searches in turn);
+   * (b) two single-process nodes over a throwaway Redis: `redis.subscribers` on node B, a publisher on node A at
+   * `redis.rate`, beside the same on one node without Redis and on node B alone over Redis, in rotating windows.
+   */
+  cluster: {
+    subscribers: number;
+    rate: number;
+    warmupMs: number;
+    windowMs: number;
+    windows: number;
+    drainMs: number;
+    search: { startRate: number; maxSteps: number; refineSteps: number; stepMs: number; drainMs: number; maxP99Ms: number };
+    /** The channel with history's search: as `search`, from its own start rate; and one process's step at `referenceRate`. */
+    historySearch: { startRate: number; maxSteps: number; referenceRate: number };
+    redis: { subscribers: number; rate: number; warmupMs: number; windowMs: number; windows: number; drainMs: number };
+  };
 }
 
 export const USAGE = `Usage: npm run bench -- [--quick] [--only <names>] [--profile] [--generators <n>]
@@ -84,7 +106,8 @@ export const USAGE = `Usage: npm run bench -- [--quick] [--only <names>] [--prof
   --only <names>    comma-separated: ${SCENARIOS.join(', ')} (fanout = both fan-out parts;
                     live = live data: resource fan-out beside a channel, and recovery after a reconnect;
                     rooms = 1,000 rooms x 4 members, memory per room, thread vs inline rooms, a stuck thread room;
-                    audit = request/reply with every message recorded to SQLite and PostgreSQL, vs not recorded)
+                    audit = request/reply with every message recorded to SQLite and PostgreSQL, vs not recorded;
+                    cluster = fan-out through an agent with 1 and 2 workers, and across two nodes over Redis)
   --profile         write CPU profiles of the server processes to .tmp/bench-profiles/
   --generators <n>  load-generator processes for the subscribers (default 2)
 `;
@@ -156,5 +179,18 @@ export function parseConfig(argv: string[]): BenchConfig | 'help' {
     audit: quick
       ? { clients: 50, warmupMs: 500, windowMs: 1_000, windows: 2, sustainMs: 3_000, settleTimeoutMs: 30_000 }
       : { clients: 50, warmupMs: 1_000, windowMs: 1_000, windows: 5, sustainMs: 10_000, settleTimeoutMs: 60_000 },
+    cluster: quick
+      ? {
+          subscribers: 1_000, rate: 1_000, warmupMs: 500, windowMs: 1_000, windows: 2, drainMs: 3_000,
+          search: { startRate: 800, maxSteps: 3, refineSteps: 1, stepMs: 1_000, drainMs: 2_000, maxP99Ms: 200 },
+          historySearch: { startRate: 40, maxSteps: 3, referenceRate: 800 },
+          redis: { subscribers: 100, rate: 100, warmupMs: 500, windowMs: 1_000, windows: 2, drainMs: 3_000 },
+        }
+      : {
+          subscribers: 1_000, rate: 1_000, warmupMs: 1_000, windowMs: 2_000, windows: 3, drainMs: 3_000,
+          search: { startRate: 400, maxSteps: 6, refineSteps: 2, stepMs: 1_500, drainMs: 3_000, maxP99Ms: 200 },
+          historySearch: { startRate: 25, maxSteps: 6, referenceRate: 800 },
+          redis: { subscribers: 100, rate: 100, warmupMs: 1_000, windowMs: 1_500, windows: 3, drainMs: 3_000 },
+        },
   };
 }

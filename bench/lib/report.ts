@@ -12,6 +12,8 @@ function formatValue(value: number | null, unit: Row['unit']): string {
       return value >= 100 ? value.toFixed(0) : value.toFixed(2);
     case 'KiB':
       return value.toFixed(2);
+    case 'µs':
+      return value.toFixed(3);
   }
 }
 

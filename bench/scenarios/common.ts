@@ -7,14 +7,14 @@ import { Child } from '../lib/ipc.ts';
 import { CpuWindow, processCpuUs, type CpuUse } from '../lib/machine.ts';
 import type { Usage } from '../servers/control.ts';
 
-/** Which server a measurement is of. */
-export type ServerKind = 'switchboard' | 'raw-ws';
+/** Which server a measurement is of: one Switchboard process, the ws baseline, or an agent with its workers (scenario 8). */
+export type ServerKind = 'switchboard' | 'raw-ws' | 'cluster';
 
 /** One line of the result table. */
 export interface Row {
   scenario: string;
   figure: string;
-  unit: 'msg/s' | 'ms' | 'KiB' | 'bytes' | 'count';
+  unit: 'msg/s' | 'ms' | 'µs' | 'KiB' | 'bytes' | 'count';
   switchboard: number | null;
   baseline: number | null;
   /** How the two compare, as printed: `0.91x`, `+0.4 KiB`. */
@@ -32,10 +32,18 @@ export interface ScenarioResult {
   skipped?: string;
 }
 
-/** A process's CPU time at one instant. */
+/** A process's CPU time at one instant (a server's: the sum over its processes, each in `parts`). */
 export interface CpuMark {
   cpuUs: number;
   atMs: number;
+  /** Per process of the server, in the order of `Server.processes` (where it could be read per process). */
+  parts?: number[];
+}
+
+/** One process of a server: the agent or a worker of a cluster, or the one process of a single server. */
+export interface ServerProcess {
+  pid: number | undefined;
+  label: string;
 }
 
 /** CPU use between two marks, in % of one core. */
@@ -58,9 +66,14 @@ export interface Server {
   path: string;
   greeting: boolean;
   ready: Record<string, unknown>;
+  /** The processes that make up the server: its child, and for a cluster the agent's workers after it. */
+  processes: ServerProcess[];
   /** Memory and CPU as the server itself reports them (waits for its event loop). */
   usage(gc?: boolean): Promise<Usage>;
-  /** CPU time from /proc where possible, so a backlogged server can be measured without waiting for it. */
+  /**
+   * CPU time from /proc where possible, so a backlogged server can be measured without waiting for it; the sum
+   * over every process of the server (a cluster's agent and workers).
+   */
   cpu(): Promise<CpuMark>;
 }
 
@@ -74,8 +87,12 @@ export async function startServer(kind: ServerKind, config: BenchConfig, label: 
     mkdirSync(dir, { recursive: true });
     execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir.pathname}`, `--cpu-prof-name=${String(++profileCounter).padStart(2, '0')}-${label}-${kind}.cpuprofile`);
   }
-  const child = await Child.start(`${kind} server`, `servers/${kind}.ts`, { execArgv, env });
+  // An agent starts its workers before it is ready: each loads the server (about a second on two busy cores).
+  const child = await Child.start(`${kind} server`, `servers/${kind}.ts`, { execArgv, env, timeoutMs: kind === 'cluster' ? 60_000 : 15_000 });
   const ready = child.ready;
+  const workerPids = Array.isArray(ready.workerPids) ? (ready.workerPids as number[]) : [];
+  const processes: ServerProcess[] =
+    kind === 'cluster' ? [{ pid: child.pid, label: 'agent' }, ...workerPids.map((pid, i) => ({ pid, label: `worker ${i}` }))] : [{ pid: child.pid, label: kind }];
   return {
     kind,
     child,
@@ -83,11 +100,19 @@ export async function startServer(kind: ServerKind, config: BenchConfig, label: 
     path: ready.path as string,
     greeting: ready.greeting as boolean,
     ready,
+    processes,
     usage: (gc = false) => child.call<Usage>('usage', { gc }, 30_000),
     async cpu() {
       const atMs = performance.now();
-      const cpuUs = processCpuUs(child.pid);
-      if (cpuUs !== undefined) return { cpuUs, atMs };
+      const parts = processes.map((p) => processCpuUs(p.pid));
+      if (parts.every((us) => us !== undefined)) return { cpuUs: parts.reduce((a, b) => a + b, 0), atMs, parts };
+      if (kind === 'cluster') {
+        // No /proc: every process reports its own, over IPC (the agent asks its workers).
+        const reported = await child.call<{ agent: { cpuUs: number }; workers: { pid: number; cpuUs: number }[] }>('cpu.ipc', {}, 30_000);
+        const byPid = new Map(reported.workers.map((w) => [w.pid, w.cpuUs]));
+        const each = [reported.agent.cpuUs, ...workerPids.map((pid) => byPid.get(pid) ?? 0)];
+        return { cpuUs: each.reduce((a, b) => a + b, 0), atMs, parts: each };
+      }
       const usage = await child.call<Usage>('usage', {}, 30_000);
       return { cpuUs: usage.cpuUserUs + usage.cpuSystemUs, atMs };
     },
@@ -173,6 +198,12 @@ export interface StepResult {
   serverCpuPercent: number;
   /** Server CPU time per delivery, in microseconds: what a delivery costs the server, whatever else ran. */
   serverUsPerDelivery: number;
+  /** Server CPU time over the step, in microseconds (every process of every server the rig uses). */
+  serverCpuUs: number;
+  /** The same per process (a cluster's agent and workers; both nodes over Redis), where it could be read per process. */
+  serverProcesses: { label: string; cpuUs: number }[];
+  /** CPU of the rig's other bench processes (`extraPids`: a redis-server), in % of one core. */
+  extraCpuPercent: number;
   /** CPU of all subscriber generators together, in % of one core. */
   generatorCpuPercent: number;
   /** Generator CPU time per delivery, in microseconds: what absorbing a delivery costs the load generator. */
@@ -182,6 +213,20 @@ export interface StepResult {
   /** `$error` pushes the publisher received, by code: messages the server refused before fanning them out. */
   refused: Record<string, number>;
   serverStats?: unknown;
+  /** The delays' histogram, when the step was asked to keep it (to merge windows). */
+  histogram?: HistogramData;
+}
+
+/** How a rig is put together, beyond a server of its own with subscribers and a publisher on it. */
+export interface RigOptions {
+  /** The environment of the server child the rig starts (a variant: servers/switchboard.ts, servers/cluster.ts). */
+  env?: NodeJS.ProcessEnv;
+  /** A server the caller started: the rig's subscribers connect to it, and `stop` leaves it running. */
+  server?: Server;
+  /** Where the publisher connects, when not to the subscribers' server (another node); `stop` leaves it running. */
+  publishTo?: Server;
+  /** Other processes of the bench the rig's traffic goes through (a redis-server): their CPU is reported apart. */
+  extraPids?: number[];
 }
 
 /** A server, subscriber generators holding `subscribers` connections between them, and a publisher process. */
@@ -192,48 +237,76 @@ export class FanoutRig {
   readonly subscribers: number;
   readonly offsets: number[];
   readonly connectMs: number;
+  /** Every server whose CPU a step counts: the subscribers' and, when it is another, the publisher's. */
+  readonly servers: Server[];
+  private readonly extraPids: number[];
+  private readonly ownsServer: boolean;
+  private readonly extraPublishers: Child[] = [];
   private seq = 0;
 
-  private constructor(server: Server, generators: Child[], publisher: Child, subscribers: number, offsets: number[], connectMs: number) {
+  private constructor(server: Server, generators: Child[], publisher: Child, subscribers: number, offsets: number[], connectMs: number, options: RigOptions) {
     this.server = server;
     this.generators = generators;
     this.publisher = publisher;
     this.subscribers = subscribers;
     this.offsets = offsets;
     this.connectMs = connectMs;
+    this.servers = options.publishTo && options.publishTo !== server ? [server, options.publishTo] : [server];
+    this.extraPids = options.extraPids ?? [];
+    this.ownsServer = options.server === undefined;
   }
 
-  static async start(kind: ServerKind, subscribers: number, config: BenchConfig, label: string): Promise<FanoutRig> {
-    let server: Server | undefined;
+  static async start(kind: ServerKind, subscribers: number, config: BenchConfig, label: string, options: RigOptions = {}): Promise<FanoutRig> {
+    let server: Server | undefined = options.server;
     const children: Child[] = [];
     try {
-      server = await startServer(kind, config, label);
+      server ??= await startServer(kind, config, label, options.env);
       for (let i = 0; i < config.generators; i++) children.push(await startGenerator(`subscriber generator ${i + 1}`));
       const publisher = await startGenerator('publisher');
       children.push(publisher);
       const counts = split(subscribers, config.generators);
       const generators = children.slice(0, config.generators);
       const { connected, ms: connectMs } = await connectAll(server, generators, counts);
-      await connectAll(server, [publisher], [1]);
+      await connectAll(options.publishTo ?? server, [publisher], [1]);
       const offsets = counts.map((_, i) => counts.slice(0, i).reduce((a, b) => a + b, 0));
-      return new FanoutRig(server, generators, publisher, connected, offsets, connectMs);
+      return new FanoutRig(server, generators, publisher, connected, offsets, connectMs, options);
     } catch (error) {
-      await stopAll(server, children);
+      await stopAll(options.server === undefined ? server : undefined, children);
       throw error;
     }
+  }
+
+  /**
+   * One more publisher process, connected to `server` (another node, or the subscribers' own), for `step`'s
+   * `publisher`; its CPU counts when `server` is one of the rig's, and `stop` stops it.
+   */
+  async addPublisher(server: Server): Promise<Child> {
+    const publisher = await startGenerator('publisher');
+    try {
+      await connectAll(server, [publisher], [1]);
+    } catch (error) {
+      await publisher.stop();
+      throw error;
+    }
+    this.extraPublishers.push(publisher);
+    return publisher;
   }
 
   /**
    * Publishes `rate` messages per second for `durationMs` and waits (at most `drainMs` after the last one) until
    * every subscriber has every message.
    */
-  async step(options: { type: string; extra?: Record<string, unknown>; rate: number; durationMs: number; drainMs: number }): Promise<StepResult> {
+  async step(options: { type: string; extra?: Record<string, unknown>; rate: number; durationMs: number; drainMs: number; publisher?: Child; keepHistogram?: boolean }): Promise<StepResult> {
     const count = Math.max(1, Math.round((options.rate * options.durationMs) / 1000));
     const seqStart = this.seq;
+    const publisher = options.publisher ?? this.publisher;
     await Promise.all(this.generators.map((g) => g.call('subscriber.reset', { minSeq: seqStart })));
-    const before = await this.server.cpu();
-    const window = CpuWindow.start([this.server.child.pid, this.publisher.pid, ...this.generators.map((g) => g.pid)]);
-    const published = await this.publisher.call<{ sent: number; firstUs: number; lastUs: number; ms: number }>(
+    const cpu = () => Promise.all(this.servers.map((server) => server.cpu()));
+    const extraCpu = () => this.extraPids.reduce((sum, pid) => sum + (processCpuUs(pid) ?? 0), 0);
+    const before = await cpu();
+    const extraBefore = extraCpu();
+    const window = CpuWindow.start([...this.servers.flatMap((server) => server.processes.map((p) => p.pid)), publisher.pid, ...this.generators.map((g) => g.pid), ...this.extraPids]);
+    const published = await publisher.call<{ sent: number; firstUs: number; lastUs: number; ms: number }>(
       'publish',
       { type: options.type, extra: options.extra, seqStart, count, rate: options.rate },
       options.durationMs + 60_000,
@@ -251,15 +324,24 @@ export class FanoutRig {
       await sleep(25);
     }
     const machine = window.end();
-    const after = await this.server.cpu();
-    const refused = await this.publisher.call<Record<string, number>>('refused.take');
+    const after = await cpu();
+    const extraUs = extraCpu() - extraBefore;
+    const serverCpuUs = after.reduce((sum, mark, i) => sum + mark.cpuUs - before[i]!.cpuUs, 0);
+    const serverProcesses = this.servers.flatMap((server, i) =>
+      server.processes.map((p, k) => ({
+        label: this.servers.length > 1 ? `${server.ready.clusterNode ?? i} ${p.label}` : p.label,
+        cpuUs: (after[i]!.parts?.[k] ?? NaN) - (before[i]!.parts?.[k] ?? NaN),
+      })),
+    );
+    const refused = await publisher.call<Record<string, number>>('refused.take');
     const parts = await Promise.all(this.generators.map((g) => g.call<Collected>('subscriber.collect', { expected: published.sent })));
     const histogram = Histogram.merge(parts.map((p) => p.histogram));
     const received = parts.reduce((n, p) => n + p.received, 0);
     const lastUs = Math.max(...parts.map((p) => p.lastUs));
     const spanS = Math.max(1e-3, (lastUs - published.firstUs) / 1e6);
     // A server still working through a backlog answers late; its statistics are not worth waiting for.
-    const serverStats = this.server.kind === 'switchboard' ? await this.server.child.call('stats', {}, 2_000).catch(() => undefined) : undefined;
+    const serverStats = this.server.kind !== 'raw-ws' ? await this.server.child.call('stats', {}, 2_000).catch(() => undefined) : undefined;
+    const spanMs = Math.max(1, after[0]!.atMs - before[0]!.atMs);
     return {
       rate: options.rate,
       sent: published.sent,
@@ -281,24 +363,28 @@ export class FanoutRig {
       p99Ms: ms(histogram.percentile(0.99)),
       maxMs: ms(histogram.max),
       meanMs: ms(histogram.mean),
-      serverCpuPercent: cpuPercent(before, after),
-      serverUsPerDelivery: (after.cpuUs - before.cpuUs) / Math.max(1, received),
+      serverCpuPercent: (100 * serverCpuUs) / 1000 / spanMs,
+      serverUsPerDelivery: serverCpuUs / Math.max(1, received),
+      serverCpuUs,
+      serverProcesses,
+      extraCpuPercent: (100 * extraUs) / 1000 / spanMs,
       generatorCpuPercent: parts.reduce((n, p) => n + (100 * p.cpuUs) / 1000 / Math.max(1, p.wallMs), 0),
       generatorUsPerDelivery: parts.reduce((n, p) => n + p.cpuUs, 0) / Math.max(1, received),
       machine,
       refused,
       serverStats: summarizeStats(serverStats),
+      ...(options.keepHistogram ? { histogram: histogram.toData() } : {}),
     };
   }
 
   stop(): Promise<void> {
-    return stopAll(this.server, [...this.generators, this.publisher]);
+    return stopAll(this.ownsServer ? this.server : undefined, [...this.generators, this.publisher, ...this.extraPublishers]);
   }
 }
 
 // Keep what explains a result (connections, close codes, handler failures), not the whole metrics table.
 function summarizeStats(stats: unknown): unknown {
   if (!stats || typeof stats !== 'object') return undefined;
-  const { connections, handled, failed, closes, liveFailures } = stats as Record<string, unknown>;
-  return { connections, handled, failed, closes, liveFailures };
+  const { connections, handled, failed, closes, liveFailures, workers } = stats as Record<string, unknown>;
+  return { connections, handled, failed, closes, liveFailures, workers };
 }

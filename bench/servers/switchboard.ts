@@ -1,17 +1,16 @@
 // Server-under-test child: a Switchboard server with the bench plug (and its one resource), a global beforeHandle and
-// afterHandle hook and its always-on metrics, driven over IPC by bench/run.ts. Two variants, chosen by the parent
-// through the environment: SB_BENCH_ROOMS=1 adds the room kinds of scenario 6 (rooms-plug.ts), and
-// SB_BENCH_STORE=discard, sqlite:<file> or postgres:<url> records into a store with the audit on (scenario 7).
+// afterHandle hook and its always-on metrics, driven over IPC by bench/run.ts. Three variants, chosen by the parent
+// through the environment: SB_BENCH_ROOMS=1 adds the room kinds of scenario 6 (rooms-plug.ts),
+// SB_BENCH_STORE=discard, sqlite:<file> or postgres:<url> records into a store with the audit on (scenario 7), and
+// SB_BENCH_REDIS=<url> makes it a node of a cluster on Redis (RedisBus, RedisHistory, RedisPresence under the key
+// prefix SB_BENCH_REDIS_PREFIX; its node name SB_BENCH_NODE): scenario 8, which also sets SB_BENCH_HISTORY=1 (the
+// channels bench-h… keep history) on its nodes.
 import {
   createServer,
-  defineResource,
-  definePlug,
   MemoryStore,
-  MessageError,
   SqliteStore,
-  z,
   type AuditEntry,
-  type Hooks,
+  type Bus,
   type ServerOptions,
   type Store,
   type SwitchboardServer,
@@ -19,92 +18,12 @@ import {
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { serveCommands } from '../lib/ipc.ts';
 import { nowUs } from '../lib/lite-ws.ts';
+import { bench, BENCH_AUTH, BENCH_HISTORY_CHANNELS, BENCH_LIMITS, counters, hooks, live, publisherOf, TEXT } from './bench-plug.ts';
 import { usage } from './control.ts';
 import benchRooms from './rooms-plug.ts';
 
 // The bench measures the server, not its log: only errors are printed (to this process's stdout).
 process.env.SWITCHBOARD_LOG_LEVEL ??= 'error';
-
-const tick = z.object({ seq: z.number().int().nonnegative(), t: z.number().nonnegative(), text: z.string().max(1024) });
-
-/** Channels are landing separately; until then the server has no `publish`. */
-interface Publisher {
-  publish(channel: string, event: string, data?: unknown): void;
-}
-
-function publisherOf(api: unknown): Publisher | undefined {
-  return typeof (api as Partial<Publisher>).publish === 'function' ? (api as Publisher) : undefined;
-}
-
-// Live data (scenario 5): one resource; `bench.live` patches the `tick` field of one of its records, so every
-// `$live.op` carries the writer's seq and timestamp the way a channel message does. Seeded over IPC (`live.seed`),
-// so the other scenarios run with it empty.
-const TEXT = 'hello from the switchboard benchmark';
-const items = defineResource({
-  key: 'id',
-  description: 'Records the bench patches: scenario 5',
-  schema: z.object({ id: z.string(), n: z.number().int(), text: z.string().max(1024), tick }),
-  access: { read: 'public', write: 'public' },
-});
-/** The keys `bench.live` writes to, in turn (seq modulo their count). */
-let liveKeys: string[] = [];
-const liveFailures = { count: 0, first: '' };
-function liveFailed(error: unknown): void {
-  liveFailures.count++;
-  liveFailures.first ||= (error as Error).message;
-}
-
-const bench = definePlug({
-  name: 'bench',
-  resources: { items },
-  messages: {
-    'bench.echo': {
-      input: z.object({ seq: z.number().int(), text: z.string().max(1024) }),
-      description: 'Replies with its payload: request/reply through the whole pipeline',
-      handler: (data) => data,
-    },
-    'bench.broadcast': {
-      input: tick,
-      description: 'Broadcasts the payload to every other connection as bench.tick',
-      handler(data, ctx) {
-        ctx.server.broadcast('bench.tick', data, { except: ctx.connection });
-      },
-    },
-    'bench.publish': {
-      // `pad` (scenario 5) makes a channel message as large on the wire as a `$live.op` carrying the same tick.
-      input: tick.extend({ channel: z.string().optional(), spread: z.number().int().min(1).max(1000).optional(), pad: z.string().max(1024).optional() }),
-      description: 'Publishes the payload to one channel, or to bench-0 … bench-(spread-1)',
-      handler({ channel, spread, ...data }, ctx) {
-        const publisher = publisherOf(ctx.server);
-        if (!publisher) throw new MessageError('bench_unsupported', 'this server has no publish()');
-        if (channel !== undefined) publisher.publish(channel, 'tick', data);
-        for (let i = 0; i < (spread ?? 0); i++) publisher.publish(`bench-${i}`, 'tick', data);
-      },
-    },
-    'bench.live': {
-      input: tick,
-      description: 'Patches /tick of record (seq mod records) of the items resource: one operation to every subscriber',
-      handler(data, ctx) {
-        if (liveKeys.length === 0) throw new MessageError('bench_unsupported', 'no records seeded: call live.seed first');
-        // A memory resource applies and fans out the write synchronously, inside this call, as publish() does for a
-        // channel; its promise is not returned, so the message does not wait for a microtask (see docs/performance.md).
-        ctx.resources.items.patch(liveKeys[data.seq % liveKeys.length]!, [{ op: 'replace', path: '/tick', value: data }]).catch(liveFailed);
-      },
-    },
-  },
-});
-
-// A global hook pair as an application would have (an allow-list check, a counter): part of what is measured.
-let handled = 0;
-let failed = 0;
-const hooks: Hooks = {
-  // Protocol messages ($subscribe, $ping) pass global hooks too (plug '$protocol'); the allow-list lets them by.
-  beforeHandle: (message) => (message.plug === 'bench' || message.plug === '$protocol' ? undefined : { reject: 'this server only serves the bench plug' }),
-  afterHandle: (_message, outcome) => {
-    handled++;
-    if (!outcome.ok) failed++;
-  },
-};
 
 // Scenario 6: the room kinds, and room limits above what 10,000 empty instances and 4,000 members need.
 const withRooms = process.env.SB_BENCH_ROOMS === '1';
@@ -143,27 +62,42 @@ if (storeSpec === 'discard') {
   store = new PostgresStore({ url: storeSpec.slice('postgres:'.length) });
 } else if (storeSpec !== '') throw new Error(`SB_BENCH_STORE must be discard, sqlite:<file> or postgres:<url>, got ${storeSpec}`);
 
+// Scenario 8: a node of a cluster on Redis. Imported only here: the other scenarios never load the driver.
+const redisUrl = process.env.SB_BENCH_REDIS ?? '';
+let redisOptions: Pick<ServerOptions, 'node' | 'bus' | 'history' | 'presence'> = {};
+let redisBus: (Bus & { settled(): Promise<void>; dropped: number }) | undefined;
+if (redisUrl !== '') {
+  const { RedisBus, RedisHistory, RedisPresence } = await import('@switchboard/redis');
+  const prefix = process.env.SB_BENCH_REDIS_PREFIX ?? 'bench:';
+  const bus = new RedisBus({ url: redisUrl, prefix });
+  await bus.ready();
+  redisBus = bus;
+  redisOptions = {
+    node: process.env.SB_BENCH_NODE ?? `bench-${process.pid}`,
+    bus,
+    history: new RedisHistory({ url: redisUrl, prefix }),
+    presence: new RedisPresence({ url: redisUrl, prefix }),
+  };
+}
+
 const base: ServerOptions = {
   host: '127.0.0.1',
   port: 0,
   plugs: withRooms ? [bench, benchRooms] : [bench],
   ...(withRooms ? { rooms: { maxInstances: 50_000 } } : {}),
   ...(store ? { store, node: 'bench' } : {}),
+  ...redisOptions,
+  ...(process.env.SB_BENCH_HISTORY === '1' ? { channels: BENCH_HISTORY_CHANNELS } : {}),
   hooks,
-  limits: {
-    // The load is far above the default 200 messages/s per connection; the limiter still runs on every message.
-    rateLimit: { messagesPerSecond: 1e9, burst: 1e9 },
-    // Every load connection comes from 127.0.0.1: the per-address limits would see one flooding client.
-    // The bucket still runs on every message (1e9, not 0), so its cost is measured.
-    perAddress: { connectionsPerSecond: 0, messagesPerSecond: 1e9, burst: 1e9 },
-  },
+  // Far above the defaults; the limiter and the per-address bucket still run on every message (bench-plug.ts).
+  limits: BENCH_LIMITS,
 };
 
 // Channels need grants; a server from before authentication existed may refuse the option.
 let server: SwitchboardServer;
 let auth: string;
 try {
-  const withAuth = { ...base, auth: { defaultGrants: ['call:*', 'subscribe:*'] } };
+  const withAuth = { ...base, auth: BENCH_AUTH };
   server = createServer(withAuth as ServerOptions);
   auth = "auth: { defaultGrants: ['call:*', 'subscribe:*'] } (accepted by createServer)";
 } catch (error) {
@@ -272,14 +206,19 @@ serveCommands(
       return { ms: performance.now() - started, settled: false, stats: last };
     },
     'audit.rows': () => auditRows(),
-    stats: () => ({ connections: server.connectionCount, handled, failed, closes, liveFailures, metrics: server.metrics() }),
+    stats: () => ({ connections: server.connectionCount, handled: counters.handled, failed: counters.failed, closes, liveFailures: live.failures, metrics: server.metrics() }),
+    /** Resolves once the Redis bus has every subscription acknowledged (scenario 8; at once without Redis). */
+    async 'bus.settled'() {
+      await redisBus?.settled();
+      return { dropped: redisBus?.dropped ?? 0 };
+    },
     /** Creates `records` records in `items` (once), and makes `bench.live` write to them. */
     async 'live.seed'(args: { records: number }) {
       const handle = server.resource('items');
       if (handle.size === 0) {
         for (let i = 0; i < args.records; i++) await handle.create({ id: `r-${i}`, n: i, text: TEXT, tick: { seq: 0, t: 0, text: TEXT } });
       }
-      liveKeys = handle.list().map((record) => record.key);
+      live.keys = handle.list().map((record) => record.key);
       return { records: handle.size, position: handle.position };
     },
     'live.records': () => server.resource('items').list().map(({ key, value }) => ({ key, value })),
@@ -290,7 +229,7 @@ serveCommands(
       const writes: Promise<unknown>[] = [];
       for (let i = 0; i < args.count; i++) {
         const seq = args.seqStart + i;
-        writes.push(handle.patch(liveKeys[seq % liveKeys.length]!, [{ op: 'replace', path: '/tick', value: { seq, t: nowUs(), text: TEXT } }]));
+        writes.push(handle.patch(live.keys[seq % live.keys.length]!, [{ op: 'replace', path: '/tick', value: { seq, t: nowUs(), text: TEXT } }]));
       }
       await Promise.all(writes);
       return { position: handle.position, ms: performance.now() - started };
@@ -304,6 +243,7 @@ serveCommands(
     node: process.version,
     greeting: true,
     auth,
-    features: { channels: publisherOf(server) !== undefined, rooms: withRooms, store: storeKind ?? null },
+    features: { channels: publisherOf(server) !== undefined, rooms: withRooms, store: storeKind ?? null, redis: redisUrl !== '' },
+    clusterNode: server.options.node ?? null,
   },
 );
