@@ -239,18 +239,21 @@ export class Channels implements Feature, ChannelApi {
     if (from !== undefined) message.from = from;
     if (!this.withHistory.matches(channel)) return this.deliver(channel, message, except);
     const stored: Stored = from === undefined ? { event, data: message.data } : { event, data: message.data, from };
+    // The append is made now, so a history that answers asynchronously (a round trip to Redis or the agent)
+    // takes many at once and gives offsets in publish order (its calls are answered in order); only the
+    // delivery waits for the ones before it, so messages reach the bus in that order too.
     const pending = this.appending.get(channel);
-    if (pending === undefined) {
-      const appended = this.core.history.append(channel, stored);
-      if (!isThenable(appended)) return this.deliver(channel, withPosition(message, appended), except);
-      return this.queue(channel, Promise.resolve(appended), message, except);
-    }
-    // An earlier append is still being written: this one waits its turn, so offsets follow publish order.
-    return this.queue(channel, pending.then(() => this.core.history.append(channel, stored)), message, except);
+    const appended = this.core.history.append(channel, stored);
+    if (pending === undefined && !isThenable(appended)) return this.deliver(channel, withPosition(message, appended), except);
+    const position = Promise.resolve(appended);
+    // Handled below once the messages before it are delivered; marked handled now, so a failure meanwhile is
+    // not an unhandled rejection.
+    position.catch(() => undefined);
+    return this.queue(channel, pending, position, message, except);
   }
 
-  private queue(channel: string, appended: Promise<StreamPosition>, message: ChannelMessage, except: string | undefined): Promise<void> {
-    const delivered = appended.then((at) => this.deliver(channel, withPosition(message, at), except));
+  private queue(channel: string, before: Promise<void> | undefined, appended: Promise<StreamPosition>, message: ChannelMessage, except: string | undefined): Promise<void> {
+    const delivered = (before === undefined ? appended : before.then(() => appended)).then((at) => this.deliver(channel, withPosition(message, at), except));
     const done = delivered.then(
       () => undefined,
       (error: unknown) => this.core.log.error({ err: error, channel }, 'history append failed; the message was not delivered'),
