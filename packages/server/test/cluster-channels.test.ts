@@ -196,6 +196,14 @@ test('a grant revoked on whichever worker takes the request takes effect at once
   assert.deepEqual(subscriptions.map((subscription) => subscription.active), [false, false]);
 });
 
+test('a direct send to a connection on another worker reaches it', async () => {
+  const [here, there] = await sdkPair();
+  const note = new Promise<unknown>((resolve) => there!.on('note' as never, resolve as never));
+  const reply = (await here!.request('where.tell' as never, { connectionId: there!.connectionId!, text: 'psst' } as never)) as { handed: boolean };
+  assert.equal(reply.handed, true);
+  assert.deepEqual(await eventually(() => Promise.race([note, new Promise((resolve) => setTimeout(resolve, 50, false))]) as Promise<unknown>, 10_000, 'the note'), { text: 'psst', from: pids[0] });
+});
+
 test('POST /cluster/publish: the agent publishes as a worker does, with the next history position', async () => {
   const [subscriberA, subscriberB] = await rawPair();
   const [publisher] = await rawPair();
