@@ -185,6 +185,12 @@ export interface Bus {
    * an EventEmitter of `down` / `up` has those logged by the server.
    */
   readonly connected?: boolean;
+  /**
+   * A bus between nodes: resolves once every subscribe and unsubscribe made so far is in effect across the
+   * cluster (what other nodes publish from then on arrives). Absent on a bus whose subscriptions take effect
+   * at once (the in-memory one).
+   */
+  settled?(): Promise<void>;
   publish(message: ClusterMessage): void;
   /**
    * Starts receiving a topic. Subscribing twice with one listener is a no-op. An inline listener is typed

@@ -386,7 +386,17 @@ export class Channels implements Feature, ChannelApi {
     if (existing !== undefined && existing.subscribers.size >= this.options.maxSubscribers) {
       throw new MessageError(ErrorCode.limitExceeded, `channel ${name} has ${this.options.maxSubscribers} subscribers, its limit`, { limit: 'maxSubscribers' });
     }
+    const first = !this.byTopic.has(channelTopic(name));
     const channel = this.add(connection, name, admitted);
+    // The first subscriber here made this node subscribe the channel's topic: on a bus between nodes the reply
+    // waits until that is in effect, so what another node publishes after it reaches this connection.
+    // Bounded: while the bus is down (Redis away) the subscription goes on locally after a second.
+    if (first && this.core.bus.settled !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.core.bus.settled(), new Promise<void>((resolve) => (timer = setTimeout(resolve, 1_000)))]);
+      clearTimeout(timer);
+      if (connection.closed) return;
+    }
     let members: Member[] | undefined;
     if (channel.presence && identity !== undefined) {
       const member = { connectionId: connection.id, node: this.core.node, identityId: identity.id, info: identity.info ?? {} };
