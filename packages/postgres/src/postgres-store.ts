@@ -4,6 +4,7 @@
 import postgres from 'postgres';
 import {
   STORE_QUERY_LIMIT,
+  auditFrameData,
   type AuditEntry,
   type AuditQuery,
   type AuditRecord,
@@ -57,6 +58,9 @@ const MIGRATIONS: readonly string[] = [
    DROP INDEX switchboard_audit_by_type;
    DROP INDEX switchboard_audit_by_identity;
    CREATE INDEX switchboard_audit_by_identity ON switchboard_audit (identity_id, at DESC, id DESC) WHERE identity_id IS NOT NULL;`,
+  // 3: a message's record keeps the JSON text it went over the wire as (AuditEntry.frame; text, not json, so
+  // the server does not parse it on the way in); its payload is read from it when queried.
+  `ALTER TABLE switchboard_audit ADD COLUMN frame text;`,
 ];
 
 /** The schema version this code writes. */
@@ -118,7 +122,8 @@ function checkLimit(limit: number | undefined): number {
 
 /**
  * PostgreSQL text cannot hold U+0000: it becomes U+FFFD, so that a close reason or a name with one does not
- * make the write fail. (Audit details keep it: JSON escapes it.)
+ * make the write fail. (Audit details keep it: JSON escapes it. A lone surrogate, not being UTF-8, becomes
+ * U+FFFD on the way to the server.)
  */
 function text(value: string): string;
 function text(value: string | undefined): string | null;
@@ -176,6 +181,7 @@ interface AuditRow {
   outcome: string | null;
   recipients: string | null;
   data: Record<string, unknown> | null;
+  frame: string | null;
 }
 
 interface GrantRow {
@@ -230,6 +236,7 @@ function auditOf(row: AuditRow): AuditRecord {
   if (row.outcome !== null) record.outcome = row.outcome;
   if (row.recipients !== null) record.recipients = Number(row.recipients);
   if (row.data !== null) record.data = row.data;
+  if (row.frame !== null && row.frame !== undefined) record.data = auditFrameData(record.type, row.frame, record.data);
   return record;
 }
 
@@ -366,10 +373,12 @@ export class PostgresStore implements Store {
     if (entries.length === 0) return;
     // Column by column: one array parameter each, whatever the batch size. The details are serialised here,
     // before any I/O (a batch that cannot be serialised fails whole; what the caller changes later is not
-    // stored), and cast to json by the server.
+    // stored), and cast to json by the server. (One JSON parameter for the whole batch, taken apart by
+    // json_array_elements, costs this thread less but the server more: measured, it fell behind.)
     const at: number[] = [], type: string[] = [], node: string[] = [], identity: (string | null)[] = [], connection: (string | null)[] = [];
     const channel: (string | null)[] = [], room: (string | null)[] = [], resource: (string | null)[] = [], messageType: (string | null)[] = [];
     const size: (number | null)[] = [], outcome: (string | null)[] = [], recipients: (number | null)[] = [], data: (string | null)[] = [];
+    const frame: (string | null)[] = [];
     for (const entry of entries) {
       at.push(entry.at);
       type.push(text(entry.type));
@@ -384,14 +393,15 @@ export class PostgresStore implements Store {
       outcome.push(text(entry.outcome));
       recipients.push(entry.recipients ?? null);
       data.push(entry.data === undefined ? null : JSON.stringify(entry.data));
+      frame.push(text(entry.frame));
     }
     // One statement, so all or none; rows numbered in batch order (ORDER BY the ordinality), so ids follow it.
     await sql`
-      INSERT INTO switchboard_audit (at, type, node, identity_id, connection_id, channel, room, resource, message_type, size, outcome, recipients, data)
-      SELECT at, type, node, identity_id, connection_id, channel, room, resource, message_type, size, outcome, recipients, data::json
+      INSERT INTO switchboard_audit (at, type, node, identity_id, connection_id, channel, room, resource, message_type, size, outcome, recipients, data, frame)
+      SELECT at, type, node, identity_id, connection_id, channel, room, resource, message_type, size, outcome, recipients, data::json, frame
       FROM unnest(${at}::float8[], ${type}::text[], ${node}::text[], ${identity}::text[], ${connection}::text[], ${channel}::text[], ${room}::text[],
-                  ${resource}::text[], ${messageType}::text[], ${size}::int8[], ${outcome}::text[], ${recipients}::int8[], ${data}::text[])
-        WITH ORDINALITY AS batch (at, type, node, identity_id, connection_id, channel, room, resource, message_type, size, outcome, recipients, data, n)
+                  ${resource}::text[], ${messageType}::text[], ${size}::int8[], ${outcome}::text[], ${recipients}::int8[], ${data}::text[], ${frame}::text[])
+        WITH ORDINALITY AS batch (at, type, node, identity_id, connection_id, channel, room, resource, message_type, size, outcome, recipients, data, frame, n)
       ORDER BY n`;
   }
 

@@ -111,7 +111,7 @@ if (typeof pg === 'string') {
     }
   });
 
-  test('PostgresStore: U+0000 in text becomes U+FFFD; audit details keep it, and any JSON string, as written', async () => {
+  test('PostgresStore: U+0000 and lone surrogates in text become U+FFFD; audit details keep them, and any JSON string, as written', async () => {
     const store = storeOn(await pg.createDatabase());
     try {
       await store.migrate();
@@ -120,10 +120,11 @@ if (typeof pg === 'string') {
       const connection = (await store.connection('c\0'))!;
       assert.deepEqual([connection.id, connection.userAgent, connection.close!.reason], ['c\uFFFD', 'a\uFFFDb', 'bye\uFFFD']);
       const data = { nul: 'a\0b', lone: '\ud800', emoji: '😀', quote: `"'\\`, nested: [{ '\0key': null }] };
-      await store.appendAudit([entry('t\0', 1, { data, channel: 'x\0' })]);
+      await store.appendAudit([entry('t\0', 1, { data, channel: 'x\0', room: 'r\ud800' })]);
       const [record] = await store.audit({ type: 't\0' });
       assert.deepEqual(record!.data, data);
       assert.equal(record!.channel, 'x\uFFFD');
+      assert.equal(record!.room, 'r\uFFFD', 'a lone surrogate is replaced, not refused');
     } finally {
       await store.close();
     }

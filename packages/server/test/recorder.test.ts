@@ -176,3 +176,30 @@ test('records are written from a worker thread (audit.thread, on by default), or
     else assert.equal(writtenBy, 0, 'the main thread wrote it');
   }
 });
+
+test('payloads are read from the frames off the message path and redacted however a field is spelled; hidden types keep none', async () => {
+  for (const thread of [true, false]) {
+    const file = join(dir, `db-${++n}.db`);
+    await using t = await startTestServer({ ...options(file), audit: { flushMs: 20, thread } });
+    await using client = await RawClient.connect(t.wsUrl);
+    // The same field three ways: plainly, with an escape in its name (JSON.parse reads "password"), and nested.
+    client.sendRaw('{"type":"echo.say","id":"a","data":{"n":1,"password":"plain"}}');
+    client.sendRaw('{"type":"echo.say","id":"b","data":{"n":2,"pass\\u0077ord":"escaped"}}');
+    client.sendRaw('{"type":"echo.say","id":"c","data":{"n":3}}');
+    client.sendRaw('{"type":"$auth","id":"d","data":{"token":"not.a.jwt"}}');
+    await until(async () => (await audit(t.url, '&type=message.out')).length >= 5, 'the replies');
+    const inbound = (await audit(t.url, '&type=message.in')).reverse();
+    const says = inbound.filter((record) => record.messageType === 'echo.say').map((record) => record.data);
+    assert.deepEqual(says, [
+      { payload: { n: 1, password: '[redacted]' }, id: 'a' },
+      { payload: { n: 2, password: '[redacted]' }, id: 'b' },
+      { payload: { n: 3 }, id: 'c' },
+    ], `thread ${thread}`);
+    const auth = inbound.find((record) => record.messageType === '$auth');
+    assert.ok(auth !== undefined && auth.data === undefined, `$auth keeps no payload: ${JSON.stringify(auth)}`);
+    const replies = (await audit(t.url, '&type=message.out&messageType=echo.say')).reverse().map((record) => record.data);
+    assert.deepEqual(replies, [{ payload: { n: 1 }, id: 'a' }, { payload: { n: 2 }, id: 'b' }, { payload: { n: 3 }, id: 'c' }]);
+    const stored = (await audit(t.url)).map((record) => JSON.stringify(record)).join('\n');
+    assert.ok(!stored.includes('plain') && !stored.includes('escaped') && !stored.includes('not.a.jwt'), 'no secret reached the store');
+  }
+});

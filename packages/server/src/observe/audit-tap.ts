@@ -4,12 +4,20 @@ import type { Envelope } from '@switchboard/protocol';
 import type { Connection } from '../connection/connection.ts';
 import type { Recorder } from './recorder.ts';
 
+const textDecoder = new TextDecoder();
+
 /** What the inbound and outbound pipelines call when auditing is on. */
 export interface MessageTap {
-  /** A frame arrived: its envelope (undefined when it did not decode), its size, whether a route serves it. */
-  inbound(connection: Connection, envelope: Envelope | undefined, bytes: number, outcome: string): void;
-  /** A message went out to one connection, or (`connection` undefined) to `recipients` of a fan-out. */
-  outbound(connection: Connection | undefined, envelope: Envelope, bytes: number, recipients: number): void;
+  /**
+   * A frame arrived: its envelope (undefined when it did not decode), the frame itself (its bytes, and whether
+   * it came as binary), whether a route serves it.
+   */
+  inbound(connection: Connection, envelope: Envelope | undefined, frame: Uint8Array, binary: boolean, outcome: string): void;
+  /**
+   * A message went out to one connection, or (`connection` undefined) to `recipients` of a fan-out: its
+   * envelope, as encoded (the codec's text or bytes), and its size on the wire.
+   */
+  outbound(connection: Connection | undefined, envelope: Envelope, encoded: string | Uint8Array, bytes: number, recipients: number): void;
 }
 
 /** The channel, room or resource a protocol message concerns, read from its data. */
@@ -26,7 +34,8 @@ function subject(envelope: Envelope): { channel?: string; room?: string; resourc
 /**
  * The tap that records into a recorder: `message.in` (outcome `ok` when routed, else why it was refused) and
  * `message.out` (outcome the error code of an error, `ok` otherwise), with connection, user, type, size and
- * the payload (redacted when written).
+ * the payload (redacted when written). A text frame is handed over as its text, which is parsed for the
+ * payload only when written (off the message path); a binary one as the decoded payload.
  *
  * @example
  * const tap = recorderTap(recorder, 'node-1');
@@ -34,18 +43,21 @@ function subject(envelope: Envelope): { channel?: string; room?: string; resourc
  */
 export function recorderTap(recorder: Recorder, node: string): MessageTap {
   return {
-    inbound(connection, envelope, bytes, outcome) {
-      const entry: Parameters<Recorder['record']>[0] = { at: Date.now(), type: 'message.in', node, connectionId: connection.id, size: bytes, outcome };
+    inbound(connection, envelope, frame, binary, outcome) {
+      const entry: Parameters<Recorder['record']>[0] = { at: Date.now(), type: 'message.in', node, connectionId: connection.id, size: frame.length, outcome };
       const identityId = connection.identity?.id;
       if (identityId !== undefined) entry.identityId = identityId;
       if (envelope !== undefined) {
         entry.messageType = envelope.type;
         Object.assign(entry, subject(envelope));
-        if (envelope.data !== undefined && recorder.keepsPayload(envelope.type)) entry.data = { payload: envelope.data, ...(envelope.id !== undefined ? { id: envelope.id } : {}) };
+        if (envelope.data !== undefined && recorder.keepsPayload(envelope.type)) {
+          if (binary) entry.data = { payload: envelope.data, ...(envelope.id !== undefined ? { id: envelope.id } : {}) };
+          else entry.frame = textDecoder.decode(frame);
+        }
       }
       recorder.record(entry);
     },
-    outbound(connection, envelope, bytes, recipients) {
+    outbound(connection, envelope, encoded, bytes, recipients) {
       const entry: Parameters<Recorder['record']>[0] = {
         at: Date.now(),
         type: connection === undefined ? 'message.fanout' : 'message.out',
@@ -62,7 +74,9 @@ export function recorderTap(recorder: Recorder, node: string): MessageTap {
         if (identityId !== undefined) entry.identityId = identityId;
       }
       const payload = envelope.error ?? envelope.data;
-      if (payload !== undefined && recorder.keepsPayload(envelope.type)) entry.data = { payload, ...(envelope.id !== undefined ? { id: envelope.id } : {}) };
+      if (payload === undefined || !recorder.keepsPayload(envelope.type)) return recorder.record(entry);
+      if (typeof encoded === 'string') entry.frame = encoded;
+      else entry.data = { payload, ...(envelope.id !== undefined ? { id: envelope.id } : {}) };
       recorder.record(entry);
     },
   };

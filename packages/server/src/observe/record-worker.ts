@@ -1,10 +1,13 @@
-// The recorder's writer thread: opens the store it is told (`Store.threaded()`), writes each batch it gets, in
-// order, and answers done or failed. The main thread's store keeps serving queries, migrations and grants.
+// The recorder's writer thread: opens the store it is told (`Store.threaded()`), prepares the payloads of each
+// batch it gets (a frame kept, or parsed and redacted), writes it, in order, and answers done or failed.
+// The main thread's store keeps serving queries, migrations and grants.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Store, ThreadedStore } from '../store/store.ts';
-import { writeJobs, type FromRecordWorker, type ToRecordWorker } from './record-writer.ts';
+import type { Store } from '../store/store.ts';
+import { Payloads } from './audit-payload.ts';
+import { unpackJobs, writeJobs, type FromRecordWorker, type RecordWorkerData, type ToRecordWorker } from './record-writer.ts';
 
-const spec = workerData as ThreadedStore;
+const { store: spec, policy } = workerData as RecordWorkerData;
+const payloads = new Payloads(policy);
 const port = parentPort!;
 const module = (await import(spec.module)) as Record<string, new (options: unknown) => Store>;
 const StoreClass = module[spec.name];
@@ -17,7 +20,7 @@ port.on('message', (message: ToRecordWorker) => {
   tail = tail.then(async () => {
     let answer: FromRecordWorker;
     try {
-      if (message.t === 'write') await writeJobs(store, message.jobs);
+      if (message.t === 'write') await writeJobs(store, unpackJobs(message.packed).map((job) => payloads.prepare(job)));
       else await store.close();
       answer = { t: 'done', seq: message.seq };
     } catch (error) {

@@ -6,15 +6,10 @@ import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import type { AuditEntry, ConnectionClose, ConnectionOpen, Store } from '../store/store.ts';
 import { FaultCode } from './faults.ts';
+import { Payloads, type RedactOptions } from './audit-payload.ts';
 import { inlineWriter, ThreadWriter, type Job, type RecordWriter } from './record-writer.ts';
 
-/** What the recorder keeps of payloads, and what it hides. */
-export interface RedactOptions {
-  /** Message types whose payload is never recorded (the record keeps type, size and outcome). */
-  types: readonly string[];
-  /** Field names replaced by `"[redacted]"` at any depth of a recorded payload. */
-  fields: readonly string[];
-}
+export type { RedactOptions } from './audit-payload.ts';
 
 /** How the recorder batches, bounds and spools. See docs/operations.md. */
 export interface RecorderOptions {
@@ -39,18 +34,6 @@ export interface RecorderOptions {
   redact: RedactOptions;
 }
 
-
-const REDACTED = '[redacted]';
-
-/** A copy of a payload with the redacted fields replaced, bounded in depth; undefined when it cannot be serialised. */
-function redactValue(value: unknown, fields: ReadonlySet<string>, depth = 0): unknown {
-  if (value === null || typeof value !== 'object') return typeof value === 'bigint' ? String(value) : value;
-  if (depth > 32) return '[too deep]';
-  if (Array.isArray(value)) return value.map((item) => redactValue(item, fields, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [key, inner] of Object.entries(value)) out[key] = fields.has(key) ? REDACTED : redactValue(inner, fields, depth + 1);
-  return out;
-}
 
 /**
  * Records what happens. `record`, `opened` and `closed` only queue (no I/O, no serialisation): the queue is
@@ -77,8 +60,8 @@ export class Recorder {
   /** Lines of the spool being replayed that are in the store already (a replay that failed part-way). */
   private replayedLines = 0;
   private stopped = false;
-  private readonly fields: ReadonlySet<string>;
-  private readonly hidden: ReadonlySet<string>;
+  /** Payloads as the spool keeps them (the writer prepares its own). */
+  private readonly payloads: Payloads;
   /** Where batches are written: a worker thread of the store's, or the store on this thread. */
   private readonly writer: RecordWriter;
   /** Whether drops since the last logged one are still to be logged (each episode is logged once). */
@@ -86,10 +69,10 @@ export class Recorder {
 
   constructor(options: RecorderOptions) {
     this.options = options;
+    const policy = { payloads: options.payloads, redact: { types: [...options.redact.types], fields: [...options.redact.fields] } };
     const spec = options.thread ? options.store.threaded?.() : undefined;
-    this.writer = spec !== undefined ? new ThreadWriter(spec) : inlineWriter(options.store);
-    this.fields = new Set(options.redact.fields);
-    this.hidden = new Set(options.redact.types);
+    this.writer = spec !== undefined ? new ThreadWriter(spec, policy) : inlineWriter(options.store, policy);
+    this.payloads = new Payloads(policy);
     // A spool left by an earlier run (the store was away when it stopped) is replayed first.
     if (options.spoolFile !== undefined && existsSync(options.spoolFile) && statSync(options.spoolFile).size > 0) {
       this.available = false;
@@ -117,7 +100,10 @@ export class Recorder {
     this.push({ kind: 'close', id, close });
   }
 
-  /** Queues an audit record. `data.payload`, when given, is redacted (or dropped) when the record is written. */
+  /**
+   * Queues an audit record. `data.payload`, or the message's JSON text in `frame`, is redacted (or dropped)
+   * when the record is written, off the message path.
+   */
   record(entry: AuditEntry): void {
     this.counts.recorded++;
     this.push({ kind: 'audit', entry });
@@ -125,7 +111,7 @@ export class Recorder {
 
   /** Whether payloads of a message type are kept. */
   keepsPayload(type: string): boolean {
-    return this.options.payloads && !this.hidden.has(type);
+    return this.payloads.keeps(type);
   }
 
   private push(job: Job): void {
@@ -160,19 +146,6 @@ export class Recorder {
     this.timer.unref();
   }
 
-  /** What a job looks like written: payloads redacted, serialisable. */
-  private prepared(job: Job): Job {
-    if (job.kind !== 'audit') return job;
-    const data = job.entry.data;
-    if (data === undefined || !('payload' in data)) return job;
-    const type = job.entry.messageType;
-    const keep = type === undefined ? this.options.payloads : this.keepsPayload(type);
-    const rest = { ...data };
-    if (keep) rest.payload = redactValue(data.payload, this.fields);
-    else delete rest.payload;
-    return { kind: 'audit', entry: { ...job.entry, data: rest } };
-  }
-
   private write(jobs: Job[]): Promise<void> {
     return this.writer.write(jobs);
   }
@@ -183,7 +156,7 @@ export class Recorder {
       if (!this.available) return;
     }
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.options.batchSize).map((job) => this.prepared(job));
+      const batch = this.queue.splice(0, this.options.batchSize);
       try {
         await this.write(batch);
         this.counts.written += batch.length;
@@ -217,7 +190,7 @@ export class Recorder {
       this.spool.on('error', (error) => this.options.log.error({ err: error, spool: file }, 'writing the audit spool failed'));
     }
     for (const job of jobs) {
-      const line = `${JSON.stringify(this.prepared(job))}\n`;
+      const line = `${JSON.stringify(this.payloads.prepare(job))}\n`;
       if (this.spoolBytes + line.length > this.options.maxSpoolBytes) {
         this.drop(1, cause);
         continue;

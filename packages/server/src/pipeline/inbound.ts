@@ -113,20 +113,20 @@ export class Inbound implements ContextOwner {
       decoded = connection.codec.decode(data, isBinary);
     } catch (error) {
       this.metrics.inbound('(invalid)', data.length);
-      options.tap?.inbound(connection, undefined, data.length, ErrorCode.badFrame);
+      options.tap?.inbound(connection, undefined, data, isBinary, ErrorCode.badFrame);
       return this.outbound.sendError(connection, undefined, undefined, ErrorCode.badFrame, (error as Error).message);
     }
     const parsed = parseEnvelope(decoded);
     if (!parsed.ok) {
       this.metrics.inbound('(invalid)', data.length);
-      options.tap?.inbound(connection, undefined, data.length, ErrorCode.badEnvelope);
+      options.tap?.inbound(connection, undefined, data, isBinary, ErrorCode.badEnvelope);
       return this.outbound.sendError(connection, undefined, parsed.id, ErrorCode.badEnvelope, parsed.message);
     }
     const envelope = parsed.envelope;
     const { type, id } = envelope;
     if (verdict === RateVerdict.refuse) {
       this.metrics.inbound('(refused)', data.length);
-      options.tap?.inbound(connection, envelope, data.length, ErrorCode.rateLimited);
+      options.tap?.inbound(connection, envelope, data, isBinary, ErrorCode.rateLimited);
       const { messagesPerSecond, burst } = options.rateLimit;
       const message = addressRefused
         ? 'rate limit of your address exceeded (all its connections together); message dropped'
@@ -135,13 +135,13 @@ export class Inbound implements ContextOwner {
     }
     if (options.shuttingDown()) {
       this.metrics.inbound('(refused)', data.length);
-      options.tap?.inbound(connection, envelope, data.length, ErrorCode.shuttingDown);
+      options.tap?.inbound(connection, envelope, data, isBinary, ErrorCode.shuttingDown);
       return this.outbound.sendError(connection, type, id, ErrorCode.shuttingDown, 'the server is shutting down; reconnect shortly');
     }
     const route = options.lookup(type, connection);
     // Types that are not routes share one label, so a client cannot grow the metrics table.
     this.metrics.inbound(route ? type : '(unknown)', data.length);
-    options.tap?.inbound(connection, envelope, data.length, route ? 'ok' : ErrorCode.unknownType);
+    options.tap?.inbound(connection, envelope, data, isBinary, route ? 'ok' : ErrorCode.unknownType);
     const admission = this.features.authorize(connection, type, route);
     if (admission !== undefined) return this.refuse(connection, envelope, admission);
     if (route === undefined) return this.unknown(connection, type, id);

@@ -93,7 +93,7 @@ export class Outbound {
     const frame = this.transport.prepare(encoded, connection.codec.binary);
     if (!this.write(connection, frame)) return false;
     this.metrics.outbound(out.error !== undefined && !this.isRoute(out.type) ? MetricLabel.unknown : out.type, frame.payloadLength);
-    this.tap?.outbound(connection, out, frame.payloadLength, 1);
+    this.tap?.outbound(connection, out, encoded, frame.payloadLength, 1);
     if (after.length > 0) this.runAfterSend(after, out, connection);
     return true;
   }
@@ -109,13 +109,14 @@ export class Outbound {
     const except = message.except;
     const codec = this.defaultCodec;
     let frame: PreparedFrame | undefined;
+    let encoded: string | Uint8Array | undefined;
     let others: Map<Codec, PreparedFrame> | undefined;
     let count = 0;
     for (const connection of recipients) {
       if (!connection.ready || connection.closed || connection.id === except) continue;
       let prepared: PreparedFrame;
       if (connection.codec === codec) {
-        prepared = frame ??= this.transport.prepare(codec.encode(envelope), codec.binary);
+        prepared = frame ??= this.transport.prepare((encoded = codec.encode(envelope)), codec.binary);
       } else {
         others ??= new Map();
         let other = others.get(connection.codec);
@@ -130,7 +131,8 @@ export class Outbound {
     if (count === 0) return 0; // nothing was queued: afterSend means "after the frame was queued"
     const bytes = (frame ?? others?.values().next().value)?.payloadLength ?? 0;
     this.metrics.outbound(envelope.type, bytes, count);
-    this.tap?.outbound(undefined, envelope, bytes, count);
+    // The frame's own encoding when the default codec made one; else the payload is recorded from the envelope.
+    this.tap?.outbound(undefined, envelope, encoded ?? new Uint8Array(0), bytes, count);
     if (this.afterSend.length > 0) this.runAfterSend(this.afterSend, envelope, undefined);
     return count;
   }

@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import {
   STORE_QUERY_LIMIT,
+  auditFrameData,
   type AuditEntry,
   type AuditQuery,
   type AuditRecord,
@@ -48,10 +49,41 @@ const MIGRATIONS: readonly string[] = [
    DROP INDEX audit_by_type;
    DROP INDEX audit_by_identity;
    CREATE INDEX audit_by_identity ON audit (identity_id, at DESC) WHERE identity_id IS NOT NULL;`,
+  // 3: a message's record keeps the JSON text it went over the wire as (AuditEntry.frame); its payload is read
+  // from it when queried, so that nothing serialises a payload on the way in (docs/performance.md, finding 8).
+  `ALTER TABLE audit ADD COLUMN frame TEXT;`,
 ];
 
 /** The schema version this code writes. */
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Audit rows per INSERT statement (14 values each; SQLite allows 32,766 parameters). */
+const AUDIT_ROWS_PER_INSERT = 32;
+const INSERT_AUDIT = 'INSERT INTO audit (at, type, node, identity_id, connection_id, channel, room, resource, message_type, size, outcome, recipients, data, frame) VALUES ';
+const AUDIT_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const INSERT_AUDIT_ROW = INSERT_AUDIT + AUDIT_ROW;
+const INSERT_AUDIT_ROWS = INSERT_AUDIT + Array.from({ length: AUDIT_ROWS_PER_INSERT }, () => AUDIT_ROW).join(', ');
+
+/** An audit entry's 14 column values, appended to `values` (which is returned). */
+function auditValues(entry: AuditEntry, values: SQLInputValue[]): SQLInputValue[] {
+  values.push(
+    entry.at,
+    entry.type,
+    entry.node,
+    entry.identityId ?? null,
+    entry.connectionId ?? null,
+    entry.channel ?? null,
+    entry.room ?? null,
+    entry.resource ?? null,
+    entry.messageType ?? null,
+    entry.size ?? null,
+    entry.outcome ?? null,
+    entry.recipients ?? null,
+    entry.data === undefined ? null : JSON.stringify(entry.data),
+    entry.frame ?? null,
+  );
+  return values;
+}
 
 function checkLimit(limit: number | undefined): number {
   const value = limit ?? STORE_QUERY_LIMIT;
@@ -123,6 +155,7 @@ function auditOf(row: Row): AuditRecord {
   if (row.outcome !== null) record.outcome = row.outcome as string;
   if (row.recipients !== null) record.recipients = Number(row.recipients);
   if (row.data !== null) record.data = JSON.parse(row.data as string) as Record<string, unknown>;
+  if (row.frame !== null && row.frame !== undefined) record.data = auditFrameData(record.type, row.frame as string, record.data);
   return record;
 }
 
@@ -290,25 +323,20 @@ export class SqliteStore implements Store {
       return;
     }
     await this.run(() => {
-      const insert = this.statement(
-        'INSERT INTO audit (at, type, node, identity_id, connection_id, channel, room, resource, message_type, size, outcome, recipients, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      );
-      for (const entry of entries) {
-        insert.run(
-          entry.at,
-          entry.type,
-          entry.node,
-          entry.identityId ?? null,
-          entry.connectionId ?? null,
-          entry.channel ?? null,
-          entry.room ?? null,
-          entry.resource ?? null,
-          entry.messageType ?? null,
-          entry.size ?? null,
-          entry.outcome ?? null,
-          entry.recipients ?? null,
-          entry.data === undefined ? null : JSON.stringify(entry.data),
-        );
+      // Rows of 14 columns, AUDIT_ROWS_PER_INSERT at a time: one statement step per 32 rows rather than per row
+      // costs a quarter less per row (measured: 2.8 against 3.7 µs), most of it the calls across into SQLite.
+      const many = this.statement(INSERT_AUDIT_ROWS);
+      const one = this.statement(INSERT_AUDIT_ROW);
+      const values: SQLInputValue[] = [];
+      let i = 0;
+      for (; i + AUDIT_ROWS_PER_INSERT <= entries.length; i += AUDIT_ROWS_PER_INSERT) {
+        values.length = 0;
+        for (let k = i; k < i + AUDIT_ROWS_PER_INSERT; k++) auditValues(entries[k]!, values);
+        many.run(...values);
+      }
+      for (; i < entries.length; i++) {
+        values.length = 0;
+        one.run(...auditValues(entries[i]!, values));
       }
     }, true);
   }

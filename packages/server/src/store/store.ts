@@ -72,11 +72,40 @@ export interface AuditEntry {
   recipients?: number;
   /** Details (the payload, unless redacted); must survive a JSON round trip. */
   data?: Record<string, unknown>;
+  /**
+   * The message as the JSON text that went over the wire, in place of `data.payload`: the recorder hands a
+   * message over this way (already redacted) so that the message path never serialises a payload. A store
+   * keeps the text as it is and gives the record it reads back `data.payload` and `data.id` from it
+   * (`auditFrameData`); the record itself has no `frame`.
+   */
+  frame?: string;
 }
 
-/** A stored audit record: the entry plus the id the store gave it (increasing in append order). */
-export interface AuditRecord extends AuditEntry {
+/** A stored audit record: the entry (its `frame` read into `data`) plus the id the store gave it (increasing in append order). */
+export interface AuditRecord extends Omit<AuditEntry, 'frame'> {
   id: number;
+}
+
+/**
+ * The `data` of a record appended with a `frame`: its other details plus `payload` (the envelope's `data`, or
+ * going out its `error`) and `id`, as a store returns them. A frame that does not parse adds nothing.
+ *
+ * @example
+ * auditFrameData('message.in', '{"type":"chat.send","id":1,"data":{"text":"hi"}}'); // { payload: { text: 'hi' }, id: 1 }
+ */
+export function auditFrameData(type: string, frame: string, data?: Record<string, unknown>): Record<string, unknown> {
+  let envelope: { id?: unknown; data?: unknown; error?: unknown } | null;
+  try {
+    envelope = JSON.parse(frame) as typeof envelope;
+  } catch {
+    return { ...data };
+  }
+  if (envelope === null || typeof envelope !== 'object') return { ...data };
+  const payload = type === 'message.in' ? envelope.data : (envelope.error ?? envelope.data);
+  const out: Record<string, unknown> = { ...data };
+  if (payload !== undefined) out.payload = payload;
+  if (envelope.id !== undefined) out.id = envelope.id;
+  return out;
 }
 
 /** Which audit records `audit` returns. Every given field must match. */

@@ -168,6 +168,24 @@ export function storeContract(name: string, create: () => Promise<Store>, reopen
       assert.deepEqual((await store.audit({ messageType: '$room.state' })).map((r) => r.type), ['message.out']);
     }));
 
+  test(`${name}: a record appended with its message's frame comes back with the payload and id read from it`, () =>
+    withStore(async (store) => {
+      await store.appendAudit([
+        entry('message.in', 1, { messageType: 'chat.send', frame: '{"type":"chat.send","id":7,"data":{"text":"hi","nul":"\\u0000","deep":[{"a":1}]}}' }),
+        entry('message.out', 2, { messageType: 'chat.send', outcome: 'forbidden', frame: '{"type":"chat.send","id":7,"error":{"code":"forbidden","message":"no"}}' }),
+        entry('message.fanout', 3, { messageType: 'chat.said', recipients: 2, frame: '{"type":"chat.said","data":{"text":"hi"}}' }),
+        entry('message.out', 4, { messageType: 'x', data: { note: 'kept' }, frame: '{"type":"x","id":"r1","data":null}' }),
+      ]);
+      const records = (await store.audit()).reverse().map(({ id: _id, ...rest }) => rest);
+      assert.deepEqual(records, [
+        entry('message.in', 1, { messageType: 'chat.send', data: { payload: { text: 'hi', nul: '\u0000', deep: [{ a: 1 }] }, id: 7 } }),
+        entry('message.out', 2, { messageType: 'chat.send', outcome: 'forbidden', data: { payload: { code: 'forbidden', message: 'no' }, id: 7 } }),
+        entry('message.fanout', 3, { messageType: 'chat.said', recipients: 2, data: { payload: { text: 'hi' } } }),
+        entry('message.out', 4, { messageType: 'x', data: { note: 'kept', payload: null, id: 'r1' } }),
+      ]);
+      assert.ok(records.every((record) => !('frame' in record)), 'a record has no frame of its own');
+    }));
+
   test(`${name}: audit queries match every given field, newest first, ties by append order`, () =>
     withStore(async (store) => {
       await store.appendAudit([

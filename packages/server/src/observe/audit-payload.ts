@@ -1,0 +1,83 @@
+// What an audit record keeps of a message's payload, worked out where the record is written (the recorder's
+// writer thread, usually) rather than on the message path: the message path hands over the frame's text as it
+// went over the wire, and this drops it, keeps it, or (when a redacted field may be in it) parses and redacts it.
+import { auditFrameData } from '../store/store.ts';
+import type { Job } from './record-writer.ts';
+
+/** What the recorder keeps of payloads, and what it hides. */
+export interface RedactOptions {
+  /** Message types whose payload is never recorded (the record keeps type, size and outcome). */
+  types: readonly string[];
+  /** Field names replaced by `"[redacted]"` at any depth of a recorded payload. */
+  fields: readonly string[];
+}
+
+/** Whether payloads are kept at all, and what is hidden of them. Structured-cloneable (it crosses to the writer thread). */
+export interface PayloadPolicy {
+  payloads: boolean;
+  redact: RedactOptions;
+}
+
+const REDACTED = '[redacted]';
+
+/** A copy of a payload with the redacted fields replaced, bounded in depth. */
+function redactValue(value: unknown, fields: ReadonlySet<string>, depth = 0): unknown {
+  if (value === null || typeof value !== 'object') return typeof value === 'bigint' ? String(value) : value;
+  if (depth > 32) return '[too deep]';
+  if (Array.isArray(value)) return value.map((item) => redactValue(item, fields, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) out[key] = fields.has(key) ? REDACTED : redactValue(inner, fields, depth + 1);
+  return out;
+}
+
+/**
+ * Applies a `PayloadPolicy` to jobs. A message seen as text carries it as `entry.frame` (the JSON sent or
+ * received): kept as it is when no redacted field can be in it — the store reads `data.payload` from it — and
+ * otherwise parsed, redacted and turned into `data: { payload, id }`. A job with `data.payload` already (a
+ * binary codec's message, a server event) is redacted alike.
+ *
+ * @example
+ * const payloads = new Payloads({ payloads: true, redact: { types: ['$auth'], fields: ['password'] } });
+ * payloads.prepare({ kind: 'audit', entry: { ...entry, frame: '{"type":"login","id":1,"data":{"password":"x"}}' } });
+ */
+export class Payloads {
+  private readonly keep: boolean;
+  private readonly hidden: ReadonlySet<string>;
+  private readonly fields: ReadonlySet<string>;
+  /** Each field as it appears as a key in JSON text (`"password"`), to leave a frame whole when none does. */
+  private readonly quoted: readonly string[];
+
+  constructor(policy: PayloadPolicy) {
+    this.keep = policy.payloads;
+    this.hidden = new Set(policy.redact.types);
+    this.fields = new Set(policy.redact.fields);
+    this.quoted = policy.redact.fields.map((field) => JSON.stringify(field));
+  }
+
+  /** Whether payloads of a message type are kept. */
+  keeps(type: string | undefined): boolean {
+    return this.keep && (type === undefined || !this.hidden.has(type));
+  }
+
+  /** The job as it is written: payload dropped or redacted. */
+  prepare(job: Job): Job {
+    if (job.kind !== 'audit') return job;
+    const entry = job.entry;
+    const frame = entry.frame;
+    if (frame !== undefined) {
+      const { frame: _, ...rest } = entry;
+      if (!this.keeps(entry.messageType)) return { kind: 'audit', entry: rest };
+      // A key spelled with escapes could hide a redacted field from the text search, hence the `\u` check.
+      if (!this.quoted.some((field) => frame.includes(field)) && !frame.includes('\\u')) return job;
+      const data = auditFrameData(entry.type, frame, entry.data);
+      if ('payload' in data) data.payload = redactValue(data.payload, this.fields);
+      return { kind: 'audit', entry: { ...rest, data } };
+    }
+    const data = entry.data;
+    if (data === undefined || !('payload' in data)) return job;
+    const rest = { ...data };
+    if (this.keeps(entry.messageType)) rest.payload = redactValue(data.payload, this.fields);
+    else delete rest.payload;
+    return { kind: 'audit', entry: { ...entry, data: rest } };
+  }
+}
