@@ -32,15 +32,18 @@ const withRooms = process.env.SB_BENCH_ROOMS === '1';
  * own cost (the tap, the queue, redaction, batching) is measured apart from any database's.
  */
 class DiscardStore extends MemoryStore {
-  readonly counted = new Map<string, { type: string; messageType: string | null; rows: number }>();
+  readonly counted = new Map<string, { type: string; messageType: string | null; rows: number; replied: number }>();
 
   override async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
     for (const entry of entries) {
       if (typeof entry.type !== 'string' || entry.type.length === 0) throw new TypeError('an audit entry needs a non-empty type');
       const key = `${entry.type}\n${entry.messageType ?? ''}`;
       const row = this.counted.get(key);
-      if (row) row.rows++;
-      else this.counted.set(key, { type: entry.type, messageType: entry.messageType ?? null, rows: 1 });
+      const replied = entry.reply === undefined ? 0 : 1;
+      if (row) {
+        row.rows++;
+        row.replied += replied;
+      } else this.counted.set(key, { type: entry.type, messageType: entry.messageType ?? null, rows: 1, replied });
     }
   }
 }
@@ -132,14 +135,14 @@ interface AuditStats {
 }
 
 /** Audit rows in the store, by record type and message type, counted with a connection of our own. */
-async function auditRows(): Promise<{ type: string; messageType: string | null; rows: number }[]> {
+async function auditRows(): Promise<{ type: string; messageType: string | null; rows: number; replied: number }[]> {
   if (store instanceof DiscardStore) return [...store.counted.values()];
   if (storeKind === 'sqlite') {
     const { DatabaseSync } = await import('node:sqlite');
     const db = new DatabaseSync(storeSpec.slice('sqlite:'.length), { readOnly: true });
     try {
-      const rows = db.prepare('SELECT type, message_type AS messageType, COUNT(*) AS rows FROM audit GROUP BY type, message_type').all();
-      return rows.map((row) => ({ type: String(row.type), messageType: row.messageType === null ? null : String(row.messageType), rows: Number(row.rows) }));
+      const rows = db.prepare('SELECT type, message_type AS messageType, COUNT(*) AS rows, COUNT(reply_at) AS replied FROM audit GROUP BY type, message_type').all();
+      return rows.map((row) => ({ type: String(row.type), messageType: row.messageType === null ? null : String(row.messageType), rows: Number(row.rows), replied: Number(row.replied) }));
     } finally {
       db.close();
     }
@@ -148,8 +151,9 @@ async function auditRows(): Promise<{ type: string; messageType: string | null; 
     const { default: postgres } = await import('postgres');
     const sql = postgres(storeSpec.slice('postgres:'.length), { max: 1, onnotice: () => {} });
     try {
-      const rows = await sql<{ type: string; message_type: string | null; rows: number }[]>`SELECT type, message_type, COUNT(*)::int AS rows FROM switchboard_audit GROUP BY type, message_type`;
-      return rows.map((row) => ({ type: row.type, messageType: row.message_type, rows: row.rows }));
+      const rows = await sql<{ type: string; message_type: string | null; rows: number; replied: number }[]>`
+        SELECT type, message_type, COUNT(*)::int AS rows, COUNT(reply_at)::int AS replied FROM switchboard_audit GROUP BY type, message_type`;
+      return rows.map((row) => ({ type: row.type, messageType: row.message_type, rows: row.rows, replied: row.replied }));
     } finally {
       await sql.end({ timeout: 1 });
     }

@@ -40,10 +40,13 @@ test('audit: filters, table and JSON lines, oldest first', async () => {
   assert.equal(lines.code, 0, lines.stderr);
   const records = lines.stdout.trim().split('\n').map((line) => JSON.parse(line) as { messageType: string; data: { payload: { text: string } } });
   assert.deepEqual(records.map((record) => record.data.payload.text), ['hello 0', 'hello 1', 'hello 2']);
-  const table = await runCli(['audit', '--url', t.url, '--type', 'message.out', '--since', '1h'], { cwd: dir.path });
+  const table = await runCli(['audit', '--url', t.url, '--type', 'message.in', '--since', '1h'], { cwd: dir.path });
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, /^TIME\s+TYPE\s+MESSAGE\s+USER\s+CONNECTION\s+WHERE\s+BYTES\s+OUTCOME/);
-  assert.equal(table.stdout.trim().split('\n').filter((line) => / echo\.say /.test(line)).length, 3);
+  // A request's row shows its reply: both sizes, both outcomes, how long it took.
+  const says = table.stdout.trim().split('\n').filter((line) => / echo\.say /.test(line));
+  assert.equal(says.length, 3, table.stdout);
+  assert.ok(says.every((line) => /\d+ → \d+\s+ok → ok in [\d.]+ ms/.test(line)), table.stdout);
   const none = await runCli(['audit', '--url', t.url, '--user', 'nobody'], { cwd: dir.path });
   assert.equal(none.stdout, 'no audit records match\n');
 });

@@ -5,9 +5,11 @@ import postgres from 'postgres';
 import {
   STORE_QUERY_LIMIT,
   auditFrameData,
+  auditReplyOf,
   type AuditEntry,
   type AuditQuery,
   type AuditRecord,
+  type AuditReply,
   type ConnectionClose,
   type ConnectionOpen,
   type ConnectionQuery,
@@ -59,8 +61,10 @@ const MIGRATIONS: readonly string[] = [
    DROP INDEX switchboard_audit_by_identity;
    CREATE INDEX switchboard_audit_by_identity ON switchboard_audit (identity_id, at DESC, id DESC) WHERE identity_id IS NOT NULL;`,
   // 3: a message's record keeps the JSON text it went over the wire as (AuditEntry.frame; text, not json, so
-  // the server does not parse it on the way in); its payload is read from it when queried.
-  `ALTER TABLE switchboard_audit ADD COLUMN frame text;`,
+  // the server does not parse it on the way in); its payload is read from it when queried. A request is one
+  // row with its reply (reply_…), not two.
+  `ALTER TABLE switchboard_audit ADD COLUMN frame text, ADD COLUMN reply_at double precision, ADD COLUMN reply_size bigint,
+     ADD COLUMN reply_outcome text, ADD COLUMN reply_data json, ADD COLUMN reply_frame text;`,
 ];
 
 /** The schema version this code writes. */
@@ -182,6 +186,11 @@ interface AuditRow {
   recipients: string | null;
   data: Record<string, unknown> | null;
   frame: string | null;
+  reply_at: number | null;
+  reply_size: string | null;
+  reply_outcome: string | null;
+  reply_data: Record<string, unknown> | null;
+  reply_frame: string | null;
 }
 
 interface GrantRow {
@@ -237,6 +246,12 @@ function auditOf(row: AuditRow): AuditRecord {
   if (row.recipients !== null) record.recipients = Number(row.recipients);
   if (row.data !== null) record.data = row.data;
   if (row.frame !== null && row.frame !== undefined) record.data = auditFrameData(record.type, row.frame, record.data);
+  if (row.reply_at !== null && row.reply_at !== undefined) {
+    const reply: AuditReply = { at: row.reply_at, size: Number(row.reply_size), outcome: row.reply_outcome ?? '' };
+    if (row.reply_data !== null) reply.data = row.reply_data;
+    if (row.reply_frame !== null) reply.frame = row.reply_frame;
+    record.reply = auditReplyOf(reply);
+  }
   return record;
 }
 
@@ -378,7 +393,8 @@ export class PostgresStore implements Store {
     const at: number[] = [], type: string[] = [], node: string[] = [], identity: (string | null)[] = [], connection: (string | null)[] = [];
     const channel: (string | null)[] = [], room: (string | null)[] = [], resource: (string | null)[] = [], messageType: (string | null)[] = [];
     const size: (number | null)[] = [], outcome: (string | null)[] = [], recipients: (number | null)[] = [], data: (string | null)[] = [];
-    const frame: (string | null)[] = [];
+    const frame: (string | null)[] = [], replyAt: (number | null)[] = [], replySize: (number | null)[] = [], replyOutcome: (string | null)[] = [];
+    const replyData: (string | null)[] = [], replyFrame: (string | null)[] = [];
     for (const entry of entries) {
       at.push(entry.at);
       type.push(text(entry.type));
@@ -394,14 +410,23 @@ export class PostgresStore implements Store {
       recipients.push(entry.recipients ?? null);
       data.push(entry.data === undefined ? null : JSON.stringify(entry.data));
       frame.push(text(entry.frame));
+      replyAt.push(entry.reply?.at ?? null);
+      replySize.push(entry.reply?.size ?? null);
+      replyOutcome.push(text(entry.reply?.outcome));
+      replyData.push(entry.reply?.data === undefined ? null : JSON.stringify(entry.reply.data));
+      replyFrame.push(text(entry.reply?.frame));
     }
     // One statement, so all or none; rows numbered in batch order (ORDER BY the ordinality), so ids follow it.
     await sql`
-      INSERT INTO switchboard_audit (at, type, node, identity_id, connection_id, channel, room, resource, message_type, size, outcome, recipients, data, frame)
-      SELECT at, type, node, identity_id, connection_id, channel, room, resource, message_type, size, outcome, recipients, data::json, frame
+      INSERT INTO switchboard_audit (at, type, node, identity_id, connection_id, channel, room, resource, message_type, size, outcome, recipients, data, frame,
+                                     reply_at, reply_size, reply_outcome, reply_data, reply_frame)
+      SELECT at, type, node, identity_id, connection_id, channel, room, resource, message_type, size, outcome, recipients, data::json, frame,
+             reply_at, reply_size, reply_outcome, reply_data::json, reply_frame
       FROM unnest(${at}::float8[], ${type}::text[], ${node}::text[], ${identity}::text[], ${connection}::text[], ${channel}::text[], ${room}::text[],
-                  ${resource}::text[], ${messageType}::text[], ${size}::int8[], ${outcome}::text[], ${recipients}::int8[], ${data}::text[], ${frame}::text[])
-        WITH ORDINALITY AS batch (at, type, node, identity_id, connection_id, channel, room, resource, message_type, size, outcome, recipients, data, frame, n)
+                  ${resource}::text[], ${messageType}::text[], ${size}::int8[], ${outcome}::text[], ${recipients}::int8[], ${data}::text[], ${frame}::text[],
+                  ${replyAt}::float8[], ${replySize}::int8[], ${replyOutcome}::text[], ${replyData}::text[], ${replyFrame}::text[])
+        WITH ORDINALITY AS batch (at, type, node, identity_id, connection_id, channel, room, resource, message_type, size, outcome, recipients, data, frame,
+                                  reply_at, reply_size, reply_outcome, reply_data, reply_frame, n)
       ORDER BY n`;
   }
 

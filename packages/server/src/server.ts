@@ -423,6 +423,8 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
       recorder.opened(record);
     });
     lifecycle.events.on('close', (connection, code, reason) => {
+      // Requests still waiting for a reply are recorded before the connection's close.
+      tap?.closed(connection);
       const info = connection.info();
       recorder.closed(connection.id, { code, reason, bytesIn: info.bytesIn, bytesOut: info.bytesOut, messagesIn: info.messagesIn, messagesOut: info.messagesOut, closedAt: Date.now() });
     });

@@ -48,7 +48,7 @@ async function until(check: () => Promise<boolean>, what: string, ms = 15_000): 
   }
 }
 
-test('every message in and out is recorded with its connection, type, size and outcome; a fan-out once', async () => {
+test('every message in and out is recorded with its connection, type, size and outcome; a request once with its reply, a fan-out once', async () => {
   const file = join(dir, `db-${++n}.db`);
   await using t = await startTestServer(options(file));
   await using a = await RawClient.connect(t.wsUrl);
@@ -64,15 +64,16 @@ test('every message in and out is recorded with its connection, type, size and o
   assert.equal(says[0]!.outcome, 'ok');
   assert.ok((says[0]!.size ?? 0) > 10);
   assert.equal(new Set(says.map((record) => record.connectionId)).size, 1, 'all from the one connection');
-  const replies = await audit(t.url, '&type=message.out&messageType=echo.say');
-  assert.equal(replies.length, sent, 'one record per reply');
+  // A request is recorded once, with its reply.
+  assert.ok(says.every((record) => record.reply?.outcome === 'ok' && record.reply.at >= record.at && record.reply.size > 10), JSON.stringify(says[0]));
+  assert.deepEqual(says[0]!.reply?.data, { payload: { n: sent - 1 } });
+  assert.deepEqual(await audit(t.url, '&type=message.out&messageType=echo.say'), [], 'no reply is recorded apart from its request');
   const fanouts = await audit(t.url, '&type=message.fanout&messageType=echo.all');
   assert.equal(fanouts.length, 1, 'a broadcast is one record');
   assert.equal(fanouts[0]!.recipients, 2);
   const unknown = await audit(t.url, '&type=message.in&messageType=nope.nothing');
   assert.equal(unknown[0]!.outcome, 'unknown_type');
-  const refused = await audit(t.url, '&type=message.out&messageType=nope.nothing');
-  assert.equal(refused[0]!.outcome, 'unknown_type');
+  assert.equal(unknown[0]!.reply?.outcome, 'unknown_type', 'the refusal is its reply');
   // Admin actions are audited too (writes and refused requests; successful reads are not actions).
   await fetch(`${t.url}/admin/resources/nothing`, { method: 'DELETE' });
   await until(async () => (await audit(t.url, '&type=admin.request')).length > 0, 'the admin action');
@@ -187,7 +188,7 @@ test('payloads are read from the frames off the message path and redacted howeve
     client.sendRaw('{"type":"echo.say","id":"b","data":{"n":2,"pass\\u0077ord":"escaped"}}');
     client.sendRaw('{"type":"echo.say","id":"c","data":{"n":3}}');
     client.sendRaw('{"type":"$auth","id":"d","data":{"token":"not.a.jwt"}}');
-    await until(async () => (await audit(t.url, '&type=message.out')).length >= 5, 'the replies');
+    await until(async () => (await audit(t.url, '&type=message.in')).length >= 4, 'the requests');
     const inbound = (await audit(t.url, '&type=message.in')).reverse();
     const says = inbound.filter((record) => record.messageType === 'echo.say').map((record) => record.data);
     assert.deepEqual(says, [
@@ -197,9 +198,41 @@ test('payloads are read from the frames off the message path and redacted howeve
     ], `thread ${thread}`);
     const auth = inbound.find((record) => record.messageType === '$auth');
     assert.ok(auth !== undefined && auth.data === undefined, `$auth keeps no payload: ${JSON.stringify(auth)}`);
-    const replies = (await audit(t.url, '&type=message.out&messageType=echo.say')).reverse().map((record) => record.data);
-    assert.deepEqual(replies, [{ payload: { n: 1 }, id: 'a' }, { payload: { n: 2 }, id: 'b' }, { payload: { n: 3 }, id: 'c' }]);
+    const replies = inbound.filter((record) => record.messageType === 'echo.say').map((record) => record.reply?.data);
+    assert.deepEqual(replies, [{ payload: { n: 1 } }, { payload: { n: 2 } }, { payload: { n: 3 } }]);
+    assert.equal(auth.reply?.data, undefined, "$auth's reply keeps no payload either");
     const stored = (await audit(t.url)).map((record) => JSON.stringify(record)).join('\n');
     assert.ok(!stored.includes('plain') && !stored.includes('escaped') && !stored.includes('not.a.jwt'), 'no secret reached the store');
   }
+});
+
+test('a request whose reply never goes out is recorded when its connection closes; one that reuses a waiting id is recorded at once', async () => {
+  const file = join(dir, `db-${++n}.db`);
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const slow = definePlug({
+    name: 'slow',
+    messages: {
+      'slow.wait': {
+        input: z.object({ n: z.number() }),
+        async handler(data) {
+          await gate;
+          return { n: data.n };
+        },
+      },
+    },
+  });
+  await using t = await startTestServer({ ...options(file), plugs: [echo, slow] });
+  const client = await RawClient.connect(t.wsUrl);
+  client.sendRaw('{"type":"slow.wait","id":1,"data":{"n":1}}');
+  client.sendRaw('{"type":"slow.wait","id":1,"data":{"n":2}}');
+  await until(async () => (await audit(t.url, '&messageType=slow.wait')).length === 1, 'the first request, its id reused');
+  const [first] = await audit(t.url, '&messageType=slow.wait');
+  assert.deepEqual([first!.data?.payload, first!.reply], [{ n: 1 }, undefined]);
+  // The connection dies before the reply: the request waiting for it is recorded, without one.
+  client.ws.terminate();
+  await until(async () => (await audit(t.url, '&messageType=slow.wait')).length === 2, 'the request left waiting');
+  const records = (await audit(t.url, '&messageType=slow.wait')).map((record) => [(record.data?.payload as { n: number }).n, record.reply]);
+  assert.deepEqual(records.sort(), [[1, undefined], [2, undefined]]);
+  release();
 });

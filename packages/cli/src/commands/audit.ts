@@ -21,6 +21,8 @@ interface AuditRecord {
   outcome?: string;
   recipients?: number;
   data?: Record<string, unknown>;
+  /** A request's reply, recorded with it. */
+  reply?: { at: number; size: number; outcome: string; data?: Record<string, unknown> };
 }
 
 interface AuditFlags extends TargetFlags {
@@ -79,6 +81,8 @@ function query(flags: AuditFlags, now: number): URLSearchParams {
 function rowOf(record: AuditRecord): string[] {
   const where = record.channel ?? record.room ?? record.resource ?? '';
   const to = record.recipients !== undefined && record.type === 'message.fanout' ? `→${record.recipients}` : '';
+  // A request and its reply: both sizes, the admission's outcome then the reply's, and how long it took.
+  const reply = record.reply;
   return [
     time(new Date(record.at).toISOString()),
     record.type,
@@ -86,8 +90,8 @@ function rowOf(record: AuditRecord): string[] {
     record.identityId ?? '',
     record.connectionId ?? '',
     where,
-    record.size === undefined ? '' : String(record.size),
-    `${record.outcome ?? ''}${to}`,
+    `${record.size ?? ''}${reply === undefined ? '' : ` → ${reply.size}`}`,
+    `${record.outcome ?? ''}${to}${reply === undefined ? '' : ` → ${reply.outcome} in ${Math.round((reply.at - record.at) * 10) / 10} ms`}`,
   ];
 }
 

@@ -483,7 +483,10 @@
     fillTable(
       'audit-results',
       records.map((r) => {
-        const data = r.data === undefined ? '' : JSON.stringify(r.data);
+        // A request is one record with its reply: its details then the reply's.
+        const details = r.reply === undefined ? r.data : { ...r.data, reply: r.reply.data };
+        const data = details === undefined ? '' : JSON.stringify(details);
+        const outcome = r.reply === undefined ? (r.outcome ?? '') : `${r.outcome ?? ''} → ${r.reply.outcome}`;
         return {
           id: String(r.id),
           cells: [
@@ -493,8 +496,8 @@
             { text: r.connectionId ?? '', className: 'mono' },
             r.messageType ?? '',
             r.channel ?? r.room ?? r.resource ?? '',
-            r.size === undefined ? '' : num(r.size),
-            { text: r.outcome ?? '', className: r.outcome && r.outcome !== 'ok' ? 'warn' : '' },
+            r.size === undefined ? '' : r.reply === undefined ? num(r.size) : `${num(r.size)} → ${num(r.reply.size)}`,
+            { text: outcome, className: outcome.split(' → ').some((o) => o !== 'ok' && o !== '') ? 'warn' : '' },
             { text: data.length > 120 ? `${data.slice(0, 120)}…` : data, title: data, className: 'mono' },
           ],
         };

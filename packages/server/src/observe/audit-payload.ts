@@ -1,7 +1,7 @@
 // What an audit record keeps of a message's payload, worked out where the record is written (the recorder's
 // writer thread, usually) rather than on the message path: the message path hands over the frame's text as it
 // went over the wire, and this drops it, keeps it, or (when a redacted field may be in it) parses and redacts it.
-import { auditFrameData } from '../store/store.ts';
+import { auditFrameData, auditReplyData } from '../store/store.ts';
 import type { Job } from './record-writer.ts';
 
 /** What the recorder keeps of payloads, and what it hides. */
@@ -32,9 +32,9 @@ function redactValue(value: unknown, fields: ReadonlySet<string>, depth = 0): un
 
 /**
  * Applies a `PayloadPolicy` to jobs. A message seen as text carries it as `entry.frame` (the JSON sent or
- * received): kept as it is when no redacted field can be in it — the store reads `data.payload` from it — and
- * otherwise parsed, redacted and turned into `data: { payload, id }`. A job with `data.payload` already (a
- * binary codec's message, a server event) is redacted alike.
+ * received; a request's reply as `entry.reply.frame`): kept as it is when no redacted field can be in it —
+ * the store reads `data.payload` from it — and otherwise parsed, redacted and turned into `data.payload`.
+ * A job with `data.payload` already (a binary codec's message, a server event) is redacted alike.
  *
  * @example
  * const payloads = new Payloads({ payloads: true, redact: { types: ['$auth'], fields: ['password'] } });
@@ -59,25 +59,38 @@ export class Payloads {
     return this.keep && (type === undefined || !this.hidden.has(type));
   }
 
-  /** The job as it is written: payload dropped or redacted. */
+  /** The job as it is written: payloads (the message's, its reply's) dropped or redacted. */
   prepare(job: Job): Job {
     if (job.kind !== 'audit') return job;
     const entry = job.entry;
-    const frame = entry.frame;
+    const keep = this.keeps(entry.messageType);
+    const prepared = this.message(entry, keep, (frame, data) => auditFrameData(entry.type, frame, data));
+    const reply = entry.reply === undefined ? undefined : this.message(entry.reply, keep, auditReplyData);
+    if (prepared === entry && reply === entry.reply) return job;
+    return { kind: 'audit', entry: reply === undefined ? prepared : { ...prepared, reply } };
+  }
+
+  /** A message's `frame` kept, dropped, or parsed and redacted into `data.payload`; a `data.payload` redacted. */
+  private message<M extends { data?: Record<string, unknown>; frame?: string }>(
+    message: M,
+    keep: boolean,
+    read: (frame: string, data: Record<string, unknown> | undefined) => Record<string, unknown>,
+  ): M {
+    const frame = message.frame;
     if (frame !== undefined) {
-      const { frame: _, ...rest } = entry;
-      if (!this.keeps(entry.messageType)) return { kind: 'audit', entry: rest };
+      const { frame: _, ...rest } = message;
+      if (!keep) return rest as M;
       // A key spelled with escapes could hide a redacted field from the text search, hence the `\u` check.
-      if (!this.quoted.some((field) => frame.includes(field)) && !frame.includes('\\u')) return job;
-      const data = auditFrameData(entry.type, frame, entry.data);
+      if (!this.quoted.some((field) => frame.includes(field)) && !frame.includes('\\u')) return message;
+      const data = read(frame, message.data);
       if ('payload' in data) data.payload = redactValue(data.payload, this.fields);
-      return { kind: 'audit', entry: { ...rest, data } };
+      return { ...rest, data } as M;
     }
-    const data = entry.data;
-    if (data === undefined || !('payload' in data)) return job;
+    const data = message.data;
+    if (data === undefined || !('payload' in data)) return message;
     const rest = { ...data };
-    if (this.keeps(entry.messageType)) rest.payload = redactValue(data.payload, this.fields);
+    if (keep) rest.payload = redactValue(data.payload, this.fields);
     else delete rest.payload;
-    return { kind: 'audit', entry: { ...entry, data: rest } };
+    return { ...message, data: rest };
   }
 }

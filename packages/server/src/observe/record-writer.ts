@@ -2,7 +2,7 @@
 // thread (`Store.threaded()`) — in a worker thread of its own, so that the database driver's work (SQLite's
 // synchronous inserts and commits, PostgreSQL's statement building) stays off the event loop.
 import { Worker } from 'node:worker_threads';
-import type { AuditEntry, ConnectionClose, ConnectionOpen, Store, ThreadedStore } from '../store/store.ts';
+import type { AuditEntry, AuditReply, ConnectionClose, ConnectionOpen, Store, ThreadedStore } from '../store/store.ts';
 import { Payloads, type PayloadPolicy } from './audit-payload.ts';
 
 /**
@@ -14,10 +14,10 @@ export type Job = { kind: 'open'; record: ConnectionOpen } | { kind: 'close'; id
 const AUDIT = 0;
 const OPEN = 1;
 const CLOSE = 2;
-/** An audit entry's string fields, in their slots' order. */
-const STRINGS = ['type', 'node', 'identityId', 'connectionId', 'channel', 'room', 'resource', 'messageType', 'outcome', 'frame'] as const;
+/** An audit entry's string fields, in their slots' order (`reply…`: its reply's). */
+const STRINGS = ['type', 'node', 'identityId', 'connectionId', 'channel', 'room', 'resource', 'messageType', 'outcome', 'frame', 'replyOutcome', 'replyFrame'] as const;
 /** Its number fields. */
-const NUMBERS = ['at', 'size', 'recipients'] as const;
+const NUMBERS = ['at', 'size', 'recipients', 'replyAt', 'replySize'] as const;
 
 /**
  * A batch for the writer thread: the strings of its audit entries as one string and their lengths (-1: none),
@@ -28,7 +28,19 @@ export interface PackedJobs {
   text: string;
   lengths: Int32Array;
   numbers: Float64Array;
+  /** Per job (sparse): a connection record, or an audit entry's `data`. */
   objects: unknown[];
+  /** Per job (sparse): the `data` of an audit entry's reply. */
+  replies: unknown[];
+}
+
+/** An audit entry's fields by slot name: the entry's own, and its reply's as `reply…`. */
+function slot(entry: AuditEntry, name: (typeof STRINGS)[number] | (typeof NUMBERS)[number]): string | number | undefined {
+  if (name === 'replyOutcome') return entry.reply?.outcome;
+  if (name === 'replyFrame') return entry.reply?.frame;
+  if (name === 'replyAt') return entry.reply?.at;
+  if (name === 'replySize') return entry.reply?.size;
+  return entry[name];
 }
 
 /**
@@ -41,6 +53,7 @@ export function packJobs(jobs: readonly Job[]): PackedJobs {
   const lengths = new Int32Array(jobs.length * STRINGS.length);
   const numbers = new Float64Array(jobs.length * NUMBERS.length);
   const objects: unknown[] = [];
+  const replies: unknown[] = [];
   const parts: string[] = [];
   for (let i = 0; i < jobs.length; i++) {
     const job = jobs[i]!;
@@ -52,25 +65,26 @@ export function packJobs(jobs: readonly Job[]): PackedJobs {
       objects[i] = { id: job.id, close: job.close };
     } else {
       tags[i] = AUDIT;
-      const entry = job.entry as unknown as Record<string, unknown>;
+      const entry = job.entry;
       for (let k = 0; k < STRINGS.length; k++) {
-        const value = entry[STRINGS[k]!] as string | undefined;
+        const value = slot(entry, STRINGS[k]!) as string | undefined;
         if (value === undefined) lengths[i * STRINGS.length + k] = -1;
         else {
           lengths[i * STRINGS.length + k] = value.length;
           parts.push(value);
         }
       }
-      for (let k = 0; k < NUMBERS.length; k++) numbers[i * NUMBERS.length + k] = (entry[NUMBERS[k]!] as number | undefined) ?? Number.NaN;
-      if (job.entry.data !== undefined) objects[i] = job.entry.data;
+      for (let k = 0; k < NUMBERS.length; k++) numbers[i * NUMBERS.length + k] = (slot(entry, NUMBERS[k]!) as number | undefined) ?? Number.NaN;
+      if (entry.data !== undefined) objects[i] = entry.data;
+      if (entry.reply?.data !== undefined) replies[i] = entry.reply.data;
     }
   }
-  return { tags, text: parts.join(''), lengths, numbers, objects };
+  return { tags, text: parts.join(''), lengths, numbers, objects, replies };
 }
 
 /** The jobs of a `packJobs` batch, in order. */
 export function unpackJobs(packed: PackedJobs): Job[] {
-  const { tags, text, lengths, numbers, objects } = packed;
+  const { tags, text, lengths, numbers, objects, replies } = packed;
   const jobs: Job[] = [];
   let offset = 0;
   for (let i = 0; i < tags.length; i++) {
@@ -79,19 +93,27 @@ export function unpackJobs(packed: PackedJobs): Job[] {
       const { id, close } = objects[i] as { id: string; close: ConnectionClose };
       jobs.push({ kind: 'close', id, close });
     } else {
-      const entry: Record<string, unknown> = {};
+      const fields: Record<string, unknown> = {};
       for (let k = 0; k < NUMBERS.length; k++) {
         const value = numbers[i * NUMBERS.length + k]!;
-        if (!Number.isNaN(value)) entry[NUMBERS[k]!] = value;
+        if (!Number.isNaN(value)) fields[NUMBERS[k]!] = value;
       }
       for (let k = 0; k < STRINGS.length; k++) {
         const length = lengths[i * STRINGS.length + k]!;
         if (length < 0) continue;
-        entry[STRINGS[k]!] = text.slice(offset, offset + length);
+        fields[STRINGS[k]!] = text.slice(offset, offset + length);
         offset += length;
       }
-      if (objects[i] !== undefined) entry.data = objects[i];
-      jobs.push({ kind: 'audit', entry: entry as unknown as AuditEntry });
+      const { replyAt, replySize, replyOutcome, replyFrame, ...own } = fields;
+      const entry = own as unknown as AuditEntry;
+      if (objects[i] !== undefined) entry.data = objects[i] as Record<string, unknown>;
+      if (replyAt !== undefined) {
+        const reply: AuditReply = { at: replyAt as number, size: replySize as number, outcome: replyOutcome as string };
+        if (replyFrame !== undefined) reply.frame = replyFrame as string;
+        if (replies[i] !== undefined) reply.data = replies[i] as Record<string, unknown>;
+        entry.reply = reply;
+      }
+      jobs.push({ kind: 'audit', entry });
     }
   }
   return jobs;

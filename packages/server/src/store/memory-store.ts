@@ -2,6 +2,7 @@
 import {
   STORE_QUERY_LIMIT,
   auditFrameData,
+  auditReplyOf,
   type AuditEntry,
   type AuditQuery,
   type AuditRecord,
@@ -112,9 +113,9 @@ export class MemoryStore implements Store {
       if (!Number.isFinite(entry.at)) throw new TypeError(`an audit entry's "at" must be a finite number, got ${entry.at}`);
     }
     for (const entry of entries) {
-      const { frame, ...record } = structuredClone(entry);
+      const { frame, reply, ...record } = structuredClone(entry);
       if (frame !== undefined) record.data = auditFrameData(record.type, frame, record.data);
-      this.auditRecords.push({ ...record, id: this.nextAuditId++ });
+      this.auditRecords.push({ ...record, ...(reply === undefined ? {} : { reply: auditReplyOf(reply) }), id: this.nextAuditId++ });
     }
   }
 

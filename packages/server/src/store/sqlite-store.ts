@@ -6,9 +6,11 @@ import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import {
   STORE_QUERY_LIMIT,
   auditFrameData,
+  auditReplyOf,
   type AuditEntry,
   type AuditQuery,
   type AuditRecord,
+  type AuditReply,
   type ConnectionClose,
   type ConnectionOpen,
   type ConnectionQuery,
@@ -50,21 +52,27 @@ const MIGRATIONS: readonly string[] = [
    DROP INDEX audit_by_identity;
    CREATE INDEX audit_by_identity ON audit (identity_id, at DESC) WHERE identity_id IS NOT NULL;`,
   // 3: a message's record keeps the JSON text it went over the wire as (AuditEntry.frame); its payload is read
-  // from it when queried, so that nothing serialises a payload on the way in (docs/performance.md, finding 8).
-  `ALTER TABLE audit ADD COLUMN frame TEXT;`,
+  // from it when queried, so that nothing serialises a payload on the way in. A request is one row with its
+  // reply (reply_…), not two (docs/performance.md, finding 8).
+  `ALTER TABLE audit ADD COLUMN frame TEXT;
+   ALTER TABLE audit ADD COLUMN reply_at REAL;
+   ALTER TABLE audit ADD COLUMN reply_size INTEGER;
+   ALTER TABLE audit ADD COLUMN reply_outcome TEXT;
+   ALTER TABLE audit ADD COLUMN reply_data TEXT;
+   ALTER TABLE audit ADD COLUMN reply_frame TEXT;`,
 ];
 
 /** The schema version this code writes. */
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Audit rows per INSERT statement (14 values each; SQLite allows 32,766 parameters). */
+/** Audit rows per INSERT statement (19 values each; SQLite allows 32,766 parameters). */
 const AUDIT_ROWS_PER_INSERT = 32;
-const INSERT_AUDIT = 'INSERT INTO audit (at, type, node, identity_id, connection_id, channel, room, resource, message_type, size, outcome, recipients, data, frame) VALUES ';
-const AUDIT_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const INSERT_AUDIT = 'INSERT INTO audit (at, type, node, identity_id, connection_id, channel, room, resource, message_type, size, outcome, recipients, data, frame, reply_at, reply_size, reply_outcome, reply_data, reply_frame) VALUES ';
+const AUDIT_ROW = `(${Array.from({ length: 19 }, () => '?').join(', ')})`;
 const INSERT_AUDIT_ROW = INSERT_AUDIT + AUDIT_ROW;
 const INSERT_AUDIT_ROWS = INSERT_AUDIT + Array.from({ length: AUDIT_ROWS_PER_INSERT }, () => AUDIT_ROW).join(', ');
 
-/** An audit entry's 14 column values, appended to `values` (which is returned). */
+/** An audit entry's 19 column values, appended to `values` (which is returned). */
 function auditValues(entry: AuditEntry, values: SQLInputValue[]): SQLInputValue[] {
   values.push(
     entry.at,
@@ -81,6 +89,11 @@ function auditValues(entry: AuditEntry, values: SQLInputValue[]): SQLInputValue[
     entry.recipients ?? null,
     entry.data === undefined ? null : JSON.stringify(entry.data),
     entry.frame ?? null,
+    entry.reply?.at ?? null,
+    entry.reply?.size ?? null,
+    entry.reply?.outcome ?? null,
+    entry.reply?.data === undefined ? null : JSON.stringify(entry.reply.data),
+    entry.reply?.frame ?? null,
   );
   return values;
 }
@@ -156,6 +169,12 @@ function auditOf(row: Row): AuditRecord {
   if (row.recipients !== null) record.recipients = Number(row.recipients);
   if (row.data !== null) record.data = JSON.parse(row.data as string) as Record<string, unknown>;
   if (row.frame !== null && row.frame !== undefined) record.data = auditFrameData(record.type, row.frame as string, record.data);
+  if (row.reply_at !== null && row.reply_at !== undefined) {
+    const reply: AuditReply = { at: Number(row.reply_at), size: Number(row.reply_size), outcome: row.reply_outcome as string };
+    if (row.reply_data !== null) reply.data = JSON.parse(row.reply_data as string) as Record<string, unknown>;
+    if (row.reply_frame !== null) reply.frame = row.reply_frame as string;
+    record.reply = auditReplyOf(reply);
+  }
   return record;
 }
 
@@ -323,7 +342,7 @@ export class SqliteStore implements Store {
       return;
     }
     await this.run(() => {
-      // Rows of 14 columns, AUDIT_ROWS_PER_INSERT at a time: one statement step per 32 rows rather than per row
+      // Rows of 19 columns, AUDIT_ROWS_PER_INSERT at a time: one statement step per 32 rows rather than per row
       // costs a quarter less per row (measured: 2.8 against 3.7 µs), most of it the calls across into SQLite.
       const many = this.statement(INSERT_AUDIT_ROWS);
       const one = this.statement(INSERT_AUDIT_ROW);

@@ -79,11 +79,28 @@ export interface AuditEntry {
    * (`auditFrameData`); the record itself has no `frame`.
    */
   frame?: string;
+  /** A request (`message.in` with an id) is recorded once, with the reply it got. */
+  reply?: AuditReply;
 }
 
-/** A stored audit record: the entry (its `frame` read into `data`) plus the id the store gave it (increasing in append order). */
-export interface AuditRecord extends Omit<AuditEntry, 'frame'> {
+/** The reply a request got: when it went out, its size and outcome, its payload (or frame, as above). */
+export interface AuditReply {
+  /** When the reply was sent, in milliseconds since the Unix epoch. */
+  at: number;
+  /** Bytes of the reply's frame. */
+  size: number;
+  /** `ok`, or the error code the reply carries. */
+  outcome: string;
+  /** `payload`: the reply's data, or its error (unless redacted). */
+  data?: Record<string, unknown>;
+  /** The reply as the JSON text that went over the wire, in place of `data.payload` (see `AuditEntry.frame`). */
+  frame?: string;
+}
+
+/** A stored audit record: the entry (its frames read into `data`) plus the id the store gave it (increasing in append order). */
+export interface AuditRecord extends Omit<AuditEntry, 'frame' | 'reply'> {
   id: number;
+  reply?: Omit<AuditReply, 'frame'>;
 }
 
 /**
@@ -105,6 +122,20 @@ export function auditFrameData(type: string, frame: string, data?: Record<string
   const out: Record<string, unknown> = { ...data };
   if (payload !== undefined) out.payload = payload;
   if (envelope.id !== undefined) out.id = envelope.id;
+  return out;
+}
+
+/** The `data` of a reply appended with a `frame`: its other details plus `payload` (the reply's data or error). */
+export function auditReplyData(frame: string, data?: Record<string, unknown>): Record<string, unknown> {
+  // The request's record has the id; the reply's frame repeats it.
+  const { id: _, ...out } = auditFrameData('message.out', frame, data);
+  return out;
+}
+
+/** A reply as a store returns it: its frame, if it has one, read into `data`. */
+export function auditReplyOf(reply: AuditReply): Omit<AuditReply, 'frame'> {
+  const { frame, ...out } = reply;
+  if (frame !== undefined) out.data = auditReplyData(frame, out.data);
   return out;
 }
 

@@ -168,13 +168,19 @@ export function storeContract(name: string, create: () => Promise<Store>, reopen
       assert.deepEqual((await store.audit({ messageType: '$room.state' })).map((r) => r.type), ['message.out']);
     }));
 
-  test(`${name}: a record appended with its message's frame comes back with the payload and id read from it`, () =>
+  test(`${name}: a record appended with its message's frame (and its reply's) comes back with the payload and id read from it`, () =>
     withStore(async (store) => {
       await store.appendAudit([
         entry('message.in', 1, { messageType: 'chat.send', frame: '{"type":"chat.send","id":7,"data":{"text":"hi","nul":"\\u0000","deep":[{"a":1}]}}' }),
         entry('message.out', 2, { messageType: 'chat.send', outcome: 'forbidden', frame: '{"type":"chat.send","id":7,"error":{"code":"forbidden","message":"no"}}' }),
         entry('message.fanout', 3, { messageType: 'chat.said', recipients: 2, frame: '{"type":"chat.said","data":{"text":"hi"}}' }),
         entry('message.out', 4, { messageType: 'x', data: { note: 'kept' }, frame: '{"type":"x","id":"r1","data":null}' }),
+        entry('message.in', 5, {
+          messageType: 'chat.send',
+          frame: '{"type":"chat.send","id":8,"data":{"text":"yo"}}',
+          reply: { at: 6.5, size: 40, outcome: 'ok', frame: '{"type":"chat.send","id":8,"data":{"sent":true}}' },
+        }),
+        entry('message.in', 7, { messageType: 'chat.send', data: { id: 9 }, reply: { at: 8, size: 60, outcome: 'bad_input', data: { payload: { code: 'bad_input', nested: ['\u0000'] } } } }),
       ]);
       const records = (await store.audit()).reverse().map(({ id: _id, ...rest }) => rest);
       assert.deepEqual(records, [
@@ -182,8 +188,10 @@ export function storeContract(name: string, create: () => Promise<Store>, reopen
         entry('message.out', 2, { messageType: 'chat.send', outcome: 'forbidden', data: { payload: { code: 'forbidden', message: 'no' }, id: 7 } }),
         entry('message.fanout', 3, { messageType: 'chat.said', recipients: 2, data: { payload: { text: 'hi' } } }),
         entry('message.out', 4, { messageType: 'x', data: { note: 'kept', payload: null, id: 'r1' } }),
+        { ...entry('message.in', 5, { messageType: 'chat.send', data: { payload: { text: 'yo' }, id: 8 } }), reply: { at: 6.5, size: 40, outcome: 'ok', data: { payload: { sent: true } } } },
+        { ...entry('message.in', 7, { messageType: 'chat.send', data: { id: 9 } }), reply: { at: 8, size: 60, outcome: 'bad_input', data: { payload: { code: 'bad_input', nested: ['\u0000'] } } } },
       ]);
-      assert.ok(records.every((record) => !('frame' in record)), 'a record has no frame of its own');
+      assert.ok(records.every((record) => !('frame' in record) && !('frame' in (record.reply ?? {}))), 'a record has no frame of its own');
     }));
 
   test(`${name}: audit queries match every given field, newest first, ties by append order`, () =>
