@@ -344,7 +344,7 @@ async function measureRedis(config: BenchConfig, redis: BenchRedis): Promise<Red
       b: (await b.child.call<{ dropped: number }>('bus.settled', {}, 10_000)).dropped,
     };
     const summaries = Object.fromEntries(Object.entries(windows).map(([name, steps]) => [name, summarize(steps)])) as Record<RedisSide, Summary>;
-    return { summaries, warmup, redisVersion: redis.version, dropped };
+    return { summaries, warmup, redisVersion: await redis.version(), dropped };
   } finally {
     for (const rig of rigs) await rig.stop();
     await stopAll(a, []);

@@ -7,7 +7,6 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +15,7 @@ import { connect, type Client } from '@switchboard/client';
 import type { ChatApi } from '../../examples/chat/test/helpers.ts';
 import { startTestPostgres } from '../../packages/postgres/test/pg.ts';
 import { startTestRedis } from '../../packages/redis/test/redis.ts';
+import { freePort, skipBanner } from '../../scripts/throwaway-servers.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const CHAT = join(REPO, 'examples/chat');
@@ -23,26 +23,11 @@ const BIN = join(REPO, 'packages/cli/bin/switchboard.js');
 const ADMIN_TOKEN = 'topology-admin-token-0123456789';
 const SECRET = 'topology-test-secret-of-at-least-32-characters';
 
-function banner(reason: string): void {
-  process.stderr.write(`\n${'!'.repeat(78)}\n!! TOPOLOGY TEST SKIPPED: ${reason}.\n!! Install it with "apt-get install -y nginx" to run it.\n${'!'.repeat(78)}\n\n`);
-}
-
 function findNginx(): string | undefined {
   for (const candidate of [process.env.NGINX, '/usr/sbin/nginx', '/usr/bin/nginx']) {
     if (candidate && spawnSync(candidate, ['-v']).status === 0) return candidate;
   }
   return undefined;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function eventually(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
@@ -155,7 +140,7 @@ const redis = await startTestRedis();
 const pg = await startTestPostgres();
 if (typeof redis !== 'string') after(() => redis.close());
 if (typeof pg !== 'string') after(() => pg.close());
-if (nginx === undefined) banner('no nginx binary (/usr/sbin/nginx, or NGINX=…)');
+if (nginx === undefined) skipBanner('TOPOLOGY TEST', 'no nginx binary (/usr/sbin/nginx, or NGINX=…)', 'Install it with "apt-get install -y nginx" to run it');
 
 const skip = nginx === undefined ? 'no nginx' : typeof redis === 'string' ? `no redis-server: ${redis}` : typeof pg === 'string' ? `no PostgreSQL: ${pg}` : false;
 
