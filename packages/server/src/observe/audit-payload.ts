@@ -44,14 +44,18 @@ export class Payloads {
   private readonly keep: boolean;
   private readonly hidden: ReadonlySet<string>;
   private readonly fields: ReadonlySet<string>;
-  /** Each field as it appears as a key in JSON text (`"password"`), to leave a frame whole when none does. */
-  private readonly quoted: readonly string[];
+  /**
+   * Whether a frame may hold a redacted field: one of them quoted (`"password"`), or a `\u` escape (a key
+   * spelled with escapes could hide one from the text search). One pattern: a scan per field cost more.
+   */
+  private readonly mayHide: RegExp | undefined;
 
   constructor(policy: PayloadPolicy) {
     this.keep = policy.payloads;
     this.hidden = new Set(policy.redact.types);
     this.fields = new Set(policy.redact.fields);
-    this.quoted = policy.redact.fields.map((field) => JSON.stringify(field));
+    const quoted = policy.redact.fields.map((field) => JSON.stringify(field).replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    this.mayHide = quoted.length === 0 ? undefined : new RegExp(`${quoted.join('|')}|\\\\u`);
   }
 
   /** Whether payloads of a message type are kept. */
@@ -80,8 +84,7 @@ export class Payloads {
     if (frame !== undefined) {
       const { frame: _, ...rest } = message;
       if (!keep) return rest as M;
-      // A key spelled with escapes could hide a redacted field from the text search, hence the `\u` check.
-      if (!this.quoted.some((field) => frame.includes(field)) && !frame.includes('\\u')) return message;
+      if (this.mayHide === undefined || !this.mayHide.test(frame)) return message;
       const data = read(frame, message.data);
       if ('payload' in data) data.payload = redactValue(data.payload, this.fields);
       return { ...rest, data } as M;
