@@ -386,7 +386,8 @@ export class Channels implements Feature, ChannelApi {
     if (existing !== undefined && existing.subscribers.size >= this.options.maxSubscribers) {
       throw new MessageError(ErrorCode.limitExceeded, `channel ${name} has ${this.options.maxSubscribers} subscribers, its limit`, { limit: 'maxSubscribers' });
     }
-    const first = !this.byTopic.has(channelTopic(name));
+    // No channel here yet: this subscriber makes add() subscribe the node to its topic.
+    const first = existing === undefined;
     const channel = this.add(connection, name, admitted);
     // The first subscriber here made this node subscribe the channel's topic: on a bus between nodes the reply
     // waits until that is in effect, so what another node publishes after it reaches this connection.
