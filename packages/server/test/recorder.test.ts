@@ -114,7 +114,8 @@ test('a locked database: records wait in the spool and are all written once it i
     const metrics = (await (await fetch(`${t.url}/admin/metrics`)).json()) as { audit: { storeAvailable: boolean; spoolBytes: number } };
     return !metrics.audit.storeAvailable && metrics.audit.spoolBytes > 0;
   }, 'the recorder to spool');
-  assert.ok(existsSync(spool));
+  // The spool's write stream opens its file asynchronously: it exists a moment after the first line is queued.
+  await until(async () => existsSync(spool), 'the spool file');
   blocker.exec('ROLLBACK');
   blocker.close();
   await until(async () => (await audit(t.url, '&messageType=echo.say&type=message.in')).length === 101, 'the spooled records written', 15_000);
