@@ -4,8 +4,7 @@
 import postgres from 'postgres';
 import {
   STORE_QUERY_LIMIT,
-  auditFrameData,
-  auditReplyOf,
+  auditRecordOf,
   type AuditEntry,
   type AuditQuery,
   type AuditRecord,
@@ -234,25 +233,25 @@ function connectionOf(row: ConnectionRow): ConnectionRecord {
 }
 
 function auditOf(row: AuditRow): AuditRecord {
-  const record: AuditRecord = { at: row.at, type: row.type, node: row.node, id: Number(row.id) };
-  if (row.identity_id !== null) record.identityId = row.identity_id;
-  if (row.connection_id !== null) record.connectionId = row.connection_id;
-  if (row.channel !== null) record.channel = row.channel;
-  if (row.room !== null) record.room = row.room;
-  if (row.resource !== null) record.resource = row.resource;
-  if (row.message_type !== null) record.messageType = row.message_type;
-  if (row.size !== null) record.size = Number(row.size);
-  if (row.outcome !== null) record.outcome = row.outcome;
-  if (row.recipients !== null) record.recipients = Number(row.recipients);
-  if (row.data !== null) record.data = row.data;
-  if (row.frame !== null && row.frame !== undefined) record.data = auditFrameData(record.type, row.frame, record.data);
-  if (row.reply_at !== null && row.reply_at !== undefined) {
+  const entry: AuditEntry = { at: row.at, type: row.type, node: row.node };
+  if (row.identity_id !== null) entry.identityId = row.identity_id;
+  if (row.connection_id !== null) entry.connectionId = row.connection_id;
+  if (row.channel !== null) entry.channel = row.channel;
+  if (row.room !== null) entry.room = row.room;
+  if (row.resource !== null) entry.resource = row.resource;
+  if (row.message_type !== null) entry.messageType = row.message_type;
+  if (row.size !== null) entry.size = Number(row.size);
+  if (row.outcome !== null) entry.outcome = row.outcome;
+  if (row.recipients !== null) entry.recipients = Number(row.recipients);
+  if (row.data !== null) entry.data = row.data;
+  if (row.frame !== null) entry.frame = row.frame;
+  if (row.reply_at !== null) {
     const reply: AuditReply = { at: row.reply_at, size: Number(row.reply_size), outcome: row.reply_outcome ?? '' };
     if (row.reply_data !== null) reply.data = row.reply_data;
     if (row.reply_frame !== null) reply.frame = row.reply_frame;
-    record.reply = auditReplyOf(reply);
+    entry.reply = reply;
   }
-  return record;
+  return auditRecordOf(entry, Number(row.id));
 }
 
 /** The PostgreSQL error code of a driver error (`23505`: unique violation), if it is one. */

@@ -61,7 +61,7 @@ export { MemoryHistory, MEMORY_HISTORY_MAX_STREAMS } from './stream/memory-histo
 export type { MemoryHistoryOptions } from './stream/memory-history.ts';
 export type { PresenceStore, PresenceMember } from './presence/presence-store.ts';
 export { MemoryPresence } from './presence/memory-presence.ts';
-export { STORE_QUERY_LIMIT, auditFrameData, auditReplyData, auditReplyOf } from './store/store.ts';
+export { STORE_QUERY_LIMIT, auditFrameData, auditReplyData, auditRecordOf } from './store/store.ts';
 export type {
   Store,
   ConnectionOpen,

@@ -22,11 +22,17 @@ export interface MessageTap {
   inbound(connection: Connection, envelope: Envelope | undefined, frame: Uint8Array, binary: boolean, outcome: string): void;
   /**
    * A message went out to one connection, or (`connection` undefined) to `recipients` of a fan-out: its
-   * envelope, as encoded (the codec's text or bytes), and its size on the wire.
+   * envelope, as encoded (the codec's text or bytes; undefined when no one encoding stands for it), and its
+   * size on the wire.
    */
-  outbound(connection: Connection | undefined, envelope: Envelope, encoded: string | Uint8Array, bytes: number, recipients: number): void;
+  outbound(connection: Connection | undefined, envelope: Envelope, encoded: string | Uint8Array | undefined, bytes: number, recipients: number): void;
   /** A connection closed: what it still held is recorded. */
   closed(connection: Connection): void;
+}
+
+/** A record's `data` for a payload not seen as text (a binary codec's): the payload and the message's id. */
+function payloadData(payload: unknown, id: RequestId | undefined): Record<string, unknown> {
+  return id === undefined ? { payload } : { payload, id };
 }
 
 /** The channel, room or resource a protocol message concerns, read from its data. */
@@ -66,9 +72,9 @@ export function recorderTap(recorder: Recorder, node: string): MessageTap {
       requests.delete(id);
       recorder.record(earlier);
     } else if (requests.size >= MAX_HELD_REQUESTS) {
-      const [oldest, entry] = requests.entries().next().value!;
-      requests.delete(oldest);
-      recorder.record(entry);
+      const [oldestId, oldest] = requests.entries().next().value!;
+      requests.delete(oldestId);
+      recorder.record(oldest);
     }
     requests.set(id, entry);
   };
@@ -82,7 +88,7 @@ export function recorderTap(recorder: Recorder, node: string): MessageTap {
       entry.messageType = envelope.type;
       Object.assign(entry, subject(envelope));
       if (envelope.data !== undefined && recorder.keepsPayload(envelope.type)) {
-        if (binary) entry.data = { payload: envelope.data, ...(envelope.id !== undefined ? { id: envelope.id } : {}) };
+        if (binary) entry.data = payloadData(envelope.data, envelope.id);
         else entry.frame = textDecoder.decode(frame);
       }
       if (envelope.id === undefined) return recorder.record(entry);
@@ -122,7 +128,7 @@ export function recorderTap(recorder: Recorder, node: string): MessageTap {
       }
       if (keep) {
         if (typeof encoded === 'string') entry.frame = encoded;
-        else entry.data = { payload, ...(envelope.id !== undefined ? { id: envelope.id } : {}) };
+        else entry.data = payloadData(payload, envelope.id);
       }
       recorder.record(entry);
     },

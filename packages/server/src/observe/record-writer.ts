@@ -171,8 +171,8 @@ export function inlineWriter(store: Store, policy: PayloadPolicy): RecordWriter 
 }
 
 /**
- * In a worker thread that opens the same store (`store`) and writes each batch there, payloads prepared there. A write the store
- * refuses rejects with its message; a worker that dies rejects what was pending, and the next write starts
+ * In a worker thread that opens the same store (`store`) and writes each batch there, payloads prepared there.
+ * A write the store refuses rejects with its message; a worker that dies rejects what was pending, and the next write starts
  * a new one — the recorder treats both as the store being unavailable (spool, retry).
  */
 export class ThreadWriter implements RecordWriter {
@@ -203,9 +203,8 @@ export class ThreadWriter implements RecordWriter {
     worker.ref();
     return new Promise<void>((resolve, reject) => {
       this.pending.set(message.seq, { resolve, reject });
-      // The typed arrays move to the worker rather than being copied.
-      const { packed } = message.t === 'write' ? message : { packed: undefined };
-      worker.postMessage(message, packed === undefined ? [] : [packed.tags.buffer as ArrayBuffer, packed.lengths.buffer as ArrayBuffer, packed.numbers.buffer as ArrayBuffer]);
+      // A batch's typed arrays move to the worker rather than being copied.
+      worker.postMessage(message, message.t === 'write' ? [message.packed.tags, message.packed.lengths, message.packed.numbers].map((array) => array.buffer as ArrayBuffer) : []);
     });
   }
 

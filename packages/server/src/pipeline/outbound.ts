@@ -131,8 +131,8 @@ export class Outbound {
     if (count === 0) return 0; // nothing was queued: afterSend means "after the frame was queued"
     const bytes = (frame ?? others?.values().next().value)?.payloadLength ?? 0;
     this.metrics.outbound(envelope.type, bytes, count);
-    // The frame's own encoding when the default codec made one; else the payload is recorded from the envelope.
-    this.tap?.outbound(undefined, envelope, encoded ?? new Uint8Array(0), bytes, count);
+    // The default codec's encoding when it made one; without, the payload is recorded from the envelope.
+    this.tap?.outbound(undefined, envelope, encoded, bytes, count);
     if (this.afterSend.length > 0) this.runAfterSend(this.afterSend, envelope, undefined);
     return count;
   }

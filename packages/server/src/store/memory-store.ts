@@ -1,8 +1,7 @@
 // The in-memory store: nothing survives the process; the reference every other store is tested against.
 import {
   STORE_QUERY_LIMIT,
-  auditFrameData,
-  auditReplyOf,
+  auditRecordOf,
   type AuditEntry,
   type AuditQuery,
   type AuditRecord,
@@ -112,11 +111,7 @@ export class MemoryStore implements Store {
       if (typeof entry.type !== 'string' || entry.type.length === 0) throw new TypeError('an audit entry needs a non-empty type');
       if (!Number.isFinite(entry.at)) throw new TypeError(`an audit entry's "at" must be a finite number, got ${entry.at}`);
     }
-    for (const entry of entries) {
-      const { frame, reply, ...record } = structuredClone(entry);
-      if (frame !== undefined) record.data = auditFrameData(record.type, frame, record.data);
-      this.auditRecords.push({ ...record, ...(reply === undefined ? {} : { reply: auditReplyOf(reply) }), id: this.nextAuditId++ });
-    }
+    for (const entry of entries) this.auditRecords.push(auditRecordOf(structuredClone(entry), this.nextAuditId++));
   }
 
   async audit(query: AuditQuery = {}): Promise<AuditRecord[]> {

@@ -5,8 +5,7 @@ import { dirname, resolve } from 'node:path';
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import {
   STORE_QUERY_LIMIT,
-  auditFrameData,
-  auditReplyOf,
+  auditRecordOf,
   type AuditEntry,
   type AuditQuery,
   type AuditRecord,
@@ -157,25 +156,25 @@ function connectionOf(row: Row): ConnectionRecord {
 }
 
 function auditOf(row: Row): AuditRecord {
-  const record: AuditRecord = { at: Number(row.at), type: row.type as string, node: row.node as string, id: Number(row.id) };
-  if (row.identity_id !== null) record.identityId = row.identity_id as string;
-  if (row.connection_id !== null) record.connectionId = row.connection_id as string;
-  if (row.channel !== null) record.channel = row.channel as string;
-  if (row.room !== null) record.room = row.room as string;
-  if (row.resource !== null) record.resource = row.resource as string;
-  if (row.message_type !== null) record.messageType = row.message_type as string;
-  if (row.size !== null) record.size = Number(row.size);
-  if (row.outcome !== null) record.outcome = row.outcome as string;
-  if (row.recipients !== null) record.recipients = Number(row.recipients);
-  if (row.data !== null) record.data = JSON.parse(row.data as string) as Record<string, unknown>;
-  if (row.frame !== null && row.frame !== undefined) record.data = auditFrameData(record.type, row.frame as string, record.data);
-  if (row.reply_at !== null && row.reply_at !== undefined) {
+  const entry: AuditEntry = { at: Number(row.at), type: row.type as string, node: row.node as string };
+  if (row.identity_id !== null) entry.identityId = row.identity_id as string;
+  if (row.connection_id !== null) entry.connectionId = row.connection_id as string;
+  if (row.channel !== null) entry.channel = row.channel as string;
+  if (row.room !== null) entry.room = row.room as string;
+  if (row.resource !== null) entry.resource = row.resource as string;
+  if (row.message_type !== null) entry.messageType = row.message_type as string;
+  if (row.size !== null) entry.size = Number(row.size);
+  if (row.outcome !== null) entry.outcome = row.outcome as string;
+  if (row.recipients !== null) entry.recipients = Number(row.recipients);
+  if (row.data !== null) entry.data = JSON.parse(row.data as string) as Record<string, unknown>;
+  if (row.frame !== null) entry.frame = row.frame as string;
+  if (row.reply_at !== null) {
     const reply: AuditReply = { at: Number(row.reply_at), size: Number(row.reply_size), outcome: row.reply_outcome as string };
     if (row.reply_data !== null) reply.data = JSON.parse(row.reply_data as string) as Record<string, unknown>;
     if (row.reply_frame !== null) reply.frame = row.reply_frame as string;
-    record.reply = auditReplyOf(reply);
+    entry.reply = reply;
   }
-  return record;
+  return auditRecordOf(entry, Number(row.id));
 }
 
 /** Where `SqliteStore` keeps its file. */

@@ -76,7 +76,7 @@ export interface AuditEntry {
    * The message as the JSON text that went over the wire, in place of `data.payload`: the recorder hands a
    * message over this way (already redacted) so that the message path never serialises a payload. A store
    * keeps the text as it is and gives the record it reads back `data.payload` and `data.id` from it
-   * (`auditFrameData`); the record itself has no `frame`.
+   * (`auditRecordOf`); the record itself has no `frame`.
    */
   frame?: string;
   /** A request (`message.in` with an id) is recorded once, with the reply it got. */
@@ -132,10 +132,18 @@ export function auditReplyData(frame: string, data?: Record<string, unknown>): R
   return out;
 }
 
-/** A reply as a store returns it: its frame, if it has one, read into `data`. */
-export function auditReplyOf(reply: AuditReply): Omit<AuditReply, 'frame'> {
-  const { frame, ...out } = reply;
-  if (frame !== undefined) out.data = auditReplyData(frame, out.data);
+/**
+ * An appended entry as a store returns it, with the id the store gave it: its frames (its own, its reply's)
+ * read into `data`, none left on the record.
+ */
+export function auditRecordOf(entry: AuditEntry, id: number): AuditRecord {
+  const { frame, reply, ...record } = entry;
+  const out: AuditRecord = { ...record, id };
+  if (frame !== undefined) out.data = auditFrameData(entry.type, frame, entry.data);
+  if (reply !== undefined) {
+    const { frame: replyFrame, ...rest } = reply;
+    out.reply = replyFrame === undefined ? rest : { ...rest, data: auditReplyData(replyFrame, rest.data) };
+  }
   return out;
 }
 
