@@ -133,6 +133,30 @@ test('a locked database: records wait in the spool and are all written once it i
   assert.equal(value('switchboard_audit_spool_bytes'), 0);
 });
 
+test('a replay that fails with nothing spooled after it is tried again, not forgotten, once the store is back', async () => {
+  const file = join(dir, `db-${++n}.db`);
+  const spool = join(dir, `spool-${n}.jsonl`);
+  await using t = await startTestServer(options(file, { audit: { flushMs: 20, spool } }));
+  await using client = await RawClient.connect(t.wsUrl);
+  await client.request('echo.say', { n: 0 });
+  await until(async () => (await audit(t.url, '&messageType=echo.say&type=message.in')).length === 1, 'the first record');
+  const { DatabaseSync } = await import('node:sqlite');
+  const blocker = new DatabaseSync(file);
+  blocker.exec('PRAGMA busy_timeout = 0; BEGIN EXCLUSIVE');
+  for (let i = 1; i <= 20; i++) await client.request('echo.say', { n: i });
+  // Then nothing more: the first retry moves the spool aside to replay it and fails, leaving no spool file.
+  await until(async () => {
+    const metrics = (await (await fetch(`${t.url}/admin/metrics`)).json()) as { audit: { failures: number } };
+    return metrics.audit.failures >= 2 && existsSync(`${spool}.replaying`) && !existsSync(spool);
+  }, 'a replay that failed', 15_000);
+  blocker.exec('ROLLBACK');
+  blocker.close();
+  await until(async () => (await audit(t.url, '&messageType=echo.say&type=message.in')).length === 21, 'the records of the failed replay written', 15_000);
+  const metrics = (await (await fetch(`${t.url}/admin/metrics`)).json()) as { audit: { storeAvailable: boolean; spoolBytes: number; dropped: number } };
+  assert.deepEqual([metrics.audit.storeAvailable, metrics.audit.spoolBytes, metrics.audit.dropped], [true, 0, 0]);
+  assert.ok(!existsSync(`${spool}.replaying`));
+});
+
 test('revocations and disabled users persist: a restart does not give access back', async () => {
   const file = join(dir, `db-${++n}.db`);
   const secret = 'a-test-secret-of-at-least-32-characters!!';

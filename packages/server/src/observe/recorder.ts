@@ -219,17 +219,19 @@ export class Recorder {
   /** Writes the spool file to the store, in order; on success it is removed and the recorder is available again. */
   private async replay(): Promise<void> {
     const file = this.options.spoolFile;
-    if (file === undefined || !existsSync(file)) {
-      await this.probe();
-      return;
-    }
-    // Records arriving meanwhile go to a fresh spool: the one being replayed is moved aside first.
+    // Records arriving meanwhile go to a fresh spool: the one being replayed is ended (its stream creates the
+    // file and writes to it asynchronously: only then is all of it there) and moved aside first.
     if (this.spool !== undefined) {
       const stream = this.spool;
       this.spool = undefined;
       await new Promise<void>((resolve) => stream.end(resolve));
     }
+    // What a replay that failed part-way left aside is replayed too, even when nothing was spooled since.
     const replaying = `${file}.replaying`;
+    if (file === undefined || (!existsSync(file) && !existsSync(replaying))) {
+      await this.probe();
+      return;
+    }
     if (!existsSync(replaying)) renameSync(file, replaying);
     const bytesAside = statSync(replaying).size;
     try {
@@ -258,7 +260,7 @@ export class Recorder {
     this.spoolBytes = Math.max(0, this.spoolBytes - bytesAside);
     this.options.log.warn({ code: FaultCode.storeAvailable, replayed: this.counts.replayed }, 'the store is available again; the spooled records were written');
     // What was spooled while replaying is replayed next, before going back to memory.
-    if (existsSync(file) && statSync(file).size > 0) return this.replay();
+    if (this.spool !== undefined || (existsSync(file) && statSync(file).size > 0)) return this.replay();
     this.available = true;
     this.retryMs = 0;
   }
