@@ -33,8 +33,21 @@ const TICKS_PER_SECOND = 100;
  */
 export function processCpuUs(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
+  return statCpuUs(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU time (user + system, µs) of one thread of a process, from /proc/<pid>/task/<tid>/stat; the main thread's
+ * id is the process's. undefined when it cannot be read (not Linux, the process gone).
+ */
+export function threadCpuUs(pid: number | undefined, tid: number | undefined = pid): number | undefined {
+  if (pid === undefined || tid === undefined) return undefined;
+  return statCpuUs(`/proc/${pid}/task/${tid}/stat`);
+}
+
+function statCpuUs(file: string): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(file, 'utf8');
     // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS_PER_SECOND;

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchConfig } from '../lib/config.ts';
 import { Histogram, type HistogramData } from '../lib/histogram.ts';
 import type { Child } from '../lib/ipc.ts';
-import { CpuWindow, describeCpu, processCpuUs, type CpuUse } from '../lib/machine.ts';
+import { CpuWindow, describeCpu, processCpuUs, threadCpuUs, type CpuUse } from '../lib/machine.ts';
 import { startPostgres, type BenchPostgres } from '../lib/postgres.ts';
 import { connectAll, ms, startGenerator, startServer, stopAll, type Row, type ScenarioResult, type Server } from './common.ts';
 import { DISTURBED_PERCENT } from './fanout.ts';
@@ -51,6 +51,8 @@ interface Side {
   measured: Measured[];
   machine: (CpuUse | undefined)[];
   serverCpuUs: number;
+  /** The server's main thread (its event loop) alone, over the same windows. */
+  mainCpuUs: number;
   /** PostgreSQL's own processes over this side's windows (the postgres side only). */
   storeCpuUs: number;
   wallMs: number;
@@ -72,6 +74,9 @@ interface Figures {
   errors: Record<string, number>;
   windows: number[];
   serverCpuPercent: number;
+  /** The server's CPU per round trip: its main thread's, and its other threads' (the writer thread's, mostly). */
+  mainUsPerRoundTrip: number;
+  otherUsPerRoundTrip: number;
   storeCpuPercent: number;
   generatorCpuPercent: number;
   settleMs: number[];
@@ -95,6 +100,9 @@ interface Sustained {
   settleMs: number;
   settled: boolean;
   machine: CpuUse | undefined;
+  /** The server's CPU per round trip over those 10 s: its main thread's, and its other threads'. */
+  mainUsPerRoundTrip: number;
+  otherUsPerRoundTrip: number;
 }
 
 const SAMPLE_MS = 250;
@@ -129,7 +137,7 @@ async function startSide(name: SideName, config: BenchConfig, env: NodeJS.Proces
   try {
     const generator = await startGenerator(`${name} request generator`);
     await connectAll(server, [generator], [config.audit.clients]);
-    return { name, server, generator, measured: [], machine: [], serverCpuUs: 0, storeCpuUs: 0, wallMs: 0, settleMs: [], queuedAtEnd: [], loopP99Ms: [], loopMaxMs: [] };
+    return { name, server, generator, measured: [], machine: [], serverCpuUs: 0, mainCpuUs: 0, storeCpuUs: 0, wallMs: 0, settleMs: [], queuedAtEnd: [], loopP99Ms: [], loopMaxMs: [] };
   } catch (error) {
     await stopAll(server, []);
     throw error;
@@ -152,9 +160,11 @@ async function measureWindow(side: Side, durationMs: number, pids: () => (number
   await side.server.child.call('eventLoop.reset');
   const window = CpuWindow.start(pids());
   const before = await side.server.cpu();
+  const mainBefore = threadCpuUs(side.server.child.pid) ?? 0;
   const storeBefore = cpuOf(storePids);
   const m = await side.generator.call<Measured>('requests.measure', { durationMs }, durationMs + 30_000);
   const after = await side.server.cpu();
+  const mainAfter = threadCpuUs(side.server.child.pid) ?? 0;
   const storeAfter = cpuOf(storePids);
   const loop = await side.server.child.call<{ p99Ms: number; maxMs: number }>('eventLoop.read');
   side.loopP99Ms.push(loop.p99Ms);
@@ -163,6 +173,7 @@ async function measureWindow(side: Side, durationMs: number, pids: () => (number
   await side.generator.call('requests.stop');
   side.measured.push(m);
   side.serverCpuUs += after.cpuUs - before.cpuUs;
+  side.mainCpuUs += mainAfter - mainBefore;
   side.storeCpuUs += storeAfter - storeBefore;
   side.wallMs += after.atMs - before.atMs;
 }
@@ -183,6 +194,8 @@ function figures(side: Side): Figures {
     errors,
     windows: side.measured.map((m) => Math.round(m.completed / Math.max(1e-3, m.elapsedMs / 1000))),
     serverCpuPercent: (100 * side.serverCpuUs) / 1000 / Math.max(1, side.wallMs),
+    mainUsPerRoundTrip: side.mainCpuUs / Math.max(1, completed),
+    otherUsPerRoundTrip: (side.serverCpuUs - side.mainCpuUs) / Math.max(1, completed),
     storeCpuPercent: (100 * side.storeCpuUs) / 1000 / Math.max(1, side.wallMs),
     generatorCpuPercent: (100 * side.measured.reduce((n, m) => n + m.cpuUs, 0)) / 1000 / Math.max(1, elapsedMs),
     settleMs: side.settleMs,
@@ -199,6 +212,8 @@ async function sustain(side: Side, c: BenchConfig['audit'], pids: (number | unde
   await side.generator.call('requests.start');
   await sleep(WINDOW_RAMP_MS);
   const window = CpuWindow.start(pids);
+  const pid = side.server.child.pid;
+  const [processBefore, mainBefore] = [processCpuUs(pid) ?? 0, threadCpuUs(pid) ?? 0];
   const measuring = side.generator.call<Measured>('requests.measure', { durationMs: c.sustainMs }, c.sustainMs + 30_000);
   let maxQueued = 0;
   let lastQueued = 0;
@@ -213,6 +228,7 @@ async function sustain(side: Side, c: BenchConfig['audit'], pids: (number | unde
   }
   const m = await measuring;
   const machine = window.end();
+  const [processAfter, mainAfter] = [processCpuUs(pid) ?? 0, threadCpuUs(pid) ?? 0];
   await side.generator.call('requests.stop');
   const settled = audited(side) ? await settle(side, c.settleTimeoutMs) : { ms: 0, settled: true, stats: undefined };
   const histogram = Histogram.merge([m.histogram]);
@@ -227,6 +243,8 @@ async function sustain(side: Side, c: BenchConfig['audit'], pids: (number | unde
     settleMs: settled.ms,
     settled: settled.settled,
     machine,
+    mainUsPerRoundTrip: (mainAfter - mainBefore) / Math.max(1, m.completed),
+    otherUsPerRoundTrip: (processAfter - processBefore - (mainAfter - mainBefore)) / Math.max(1, m.completed),
   };
 }
 
@@ -313,10 +331,12 @@ export async function runAudit(config: BenchConfig): Promise<ScenarioResult> {
   const rows: Row[] = [];
   const notes: string[] = [];
   const scenario = '7 audit';
+  const perRoundTrip = (f: { mainUsPerRoundTrip: number; otherUsPerRoundTrip: number }) =>
+    `per round trip ${f.mainUsPerRoundTrip.toFixed(1)} µs on the main thread, ${f.otherUsPerRoundTrip.toFixed(1)} µs on its other threads`;
   const describeSide = (name: string, f: Figures) =>
     `${name.padEnd(8)} windows ${f.windows.map((n) => n.toLocaleString('en-US')).join(', ')} round trips/s; p50 ${f.p50Ms.toFixed(2)} ms, p99 ${f.p99Ms.toFixed(2)} ms, max ${f.maxMs.toFixed(1)} ms; ` +
     `server event-loop delay p99 ${f.loopP99Ms.map((t) => t.toFixed(1)).join('/')} ms, max ${f.loopMaxMs.map((t) => t.toFixed(0)).join('/')} ms; ` +
-    `server CPU ${f.serverCpuPercent.toFixed(0)}%${f.storeCpuPercent > 0 ? `, PostgreSQL ${f.storeCpuPercent.toFixed(0)}%` : ''}, generator ${f.generatorCpuPercent.toFixed(0)}%` +
+    `server CPU ${f.serverCpuPercent.toFixed(0)}% (${perRoundTrip(f)})${f.storeCpuPercent > 0 ? `, PostgreSQL ${f.storeCpuPercent.toFixed(0)}%` : ''}, generator ${f.generatorCpuPercent.toFixed(0)}%` +
     (f.settleMs.length > 0 ? `; the recorder caught up ${f.settleMs.map((t) => t.toFixed(0)).join(', ')} ms after each window` : '') +
     (Object.keys(f.errors).length > 0 ? `; errors ${JSON.stringify(f.errors)}` : '') +
     `; worst window ${describeCpu(f.machine.reduce((a, b) => ((b?.otherPercent ?? 0) > (a?.otherPercent ?? 0) ? b : a), f.machine[0]))}`;
@@ -325,7 +345,7 @@ export async function runAudit(config: BenchConfig): Promise<ScenarioResult> {
       `audit defaults (batchSize 500, flushMs 200, maxQueue 50,000, payloads kept, no spool); SQLite in a temporary file (WAL, synchronous NORMAL), ` +
       `PostgreSQL ${typeof pg === 'string' || pg === undefined ? '(none)' : `(${pg.version}, default durability: fsync and synchronous_commit on)`} on 127.0.0.1`,
     describeSide('off', off),
-    `off uninterrupted ${c.sustainMs / 1000} s: ${Math.round(offSustained.roundTripsPerSec).toLocaleString('en-US')} round trips/s, p99 ${offSustained.p99Ms.toFixed(1)} ms; ${describeCpu(offSustained.machine)}`,
+    `off uninterrupted ${c.sustainMs / 1000} s: ${Math.round(offSustained.roundTripsPerSec).toLocaleString('en-US')} round trips/s, p99 ${offSustained.p99Ms.toFixed(1)} ms; ${perRoundTrip(offSustained)}; ${describeCpu(offSustained.machine)}`,
   );
   for (const name of ['discard', 'sqlite', 'postgres'] as const) {
     const label = { discard: 'no database', sqlite: 'SQLite', postgres: 'PostgreSQL' }[name];
@@ -384,7 +404,7 @@ export async function runAudit(config: BenchConfig): Promise<ScenarioResult> {
       describeSide(name, f),
       `${name} uninterrupted ${c.sustainMs / 1000} s: ${Math.round(sus.roundTripsPerSec).toLocaleString('en-US')} round trips/s (off: ${Math.round(offSustained.roundTripsPerSec).toLocaleString('en-US')}), p99 ${sus.p99Ms.toFixed(1)} ms; ` +
         `recorder queue up to ${sus.maxQueued.toLocaleString('en-US')} (sampled every ${SAMPLE_MS} ms; ${sus.lastQueued.toLocaleString('en-US')} at the end), caught up ${sus.settled ? `${(sus.settleMs / 1000).toFixed(1)} s` : 'NOT'} after the load stopped; ` +
-        `dropped ${sus.droppedAfter - sus.droppedBefore} meanwhile; ${describeCpu(sus.machine)}${Object.keys(sus.errors).length > 0 ? `; errors ${JSON.stringify(sus.errors)}` : ''}`,
+        `dropped ${sus.droppedAfter - sus.droppedBefore} meanwhile; ${perRoundTrip(sus)}; ${describeCpu(sus.machine)}${Object.keys(sus.errors).length > 0 ? `; errors ${JSON.stringify(sus.errors)}` : ''}`,
       `${name} accounting: ${a.sent.toLocaleString('en-US')} requests sent and ${a.replies.toLocaleString('en-US')} replies received (all windows and the warm-up); ` +
         `rows: ${a.requestsIn.toLocaleString('en-US')} message.in of bench.echo holding ${a.repliesOut.toLocaleString('en-US')} replies, ${a.totalRows.toLocaleString('en-US')} audit rows in all ` +
         `(${a.rows.map((r) => `${r.type}/${r.messageType ?? '-'} ${r.rows.toLocaleString('en-US')}`).join(', ')}); ` +

@@ -3,9 +3,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { definePlug, SqliteStore, z, type AuditRecord, type ServerOptions } from '@switchboard/server';
+import { definePlug, MemoryStore, SqliteStore, z, type AuditEntry, type AuditRecord, type ServerOptions } from '@switchboard/server';
 import { startTestServer } from '@switchboard/server/testing';
 import { RawClient } from './helpers.ts';
 
@@ -200,6 +200,11 @@ test('records are written from a worker thread (audit.thread, on by default), or
     const writtenBy = record!.data?.writtenBy as number;
     if (thread) assert.notEqual(writtenBy, 0, 'a worker thread wrote it');
     else assert.equal(writtenBy, 0, 'the main thread wrote it');
+    // On Linux the writer thread yields to the event loop: its nice value is 10 above the process's (a thread's
+    // own there; elsewhere it would be the whole process's, and is left alone).
+    const niceness = record!.data?.niceness as number;
+    const expected = thread && process.platform === 'linux' ? Math.min(19, getPriority(0) + 10) : getPriority(0);
+    assert.equal(niceness, expected, 'the writer thread runs at a lower priority than the event loop');
   }
 });
 
@@ -260,4 +265,36 @@ test('a request whose reply never goes out is recorded when its connection close
   const records = (await audit(t.url, '&messageType=slow.wait')).map((record) => [(record.data?.payload as { n: number }).n, record.reply]);
   assert.deepEqual(records.sort(), [[1, undefined], [2, undefined]]);
   release();
+});
+
+test('steady traffic is written in full batches, not in what arrived during the last write; a lone record waits for flushMs', async () => {
+  // A database that takes 10 ms per write, and says how many records each one held.
+  const writes: number[] = [];
+  class SlowStore extends MemoryStore {
+    override async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
+      if (entries.length > 0) writes.push(entries.length);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      return super.appendAudit(entries);
+    }
+  }
+  const store = new SlowStore();
+  const t = await startTestServer({ plugs: [echo], limits: noLimits, node: 'test-node', store, audit: { batchSize: 50, flushMs: 60_000, thread: false } });
+  try {
+    await using client = await RawClient.connect(t.wsUrl);
+    // 400 round trips, 10 every 10 ms: fewer than a batch arrive while each write is in progress.
+    for (let i = 0; i < 40; i++) {
+      await Promise.all(Array.from({ length: 10 }, (_, k) => client.request('echo.say', { n: i * 10 + k })));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // 402 records: the connection's, its $welcome, each request with its reply. 8 full batches; what is left
+    // waits for flushMs.
+    await until(async () => writes.reduce((sum, count) => sum + count, 0) === 399, `eight full batches (${writes.length} writes so far)`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(writes.reduce((sum, count) => sum + count, 0), 399, 'the records short of a batch wait for flushMs');
+  } finally {
+    // Closing writes what is left.
+    await t.close();
+  }
+  // The first batch is $welcome's record, the connection's (written on its own), then 48 audit records.
+  assert.deepEqual(writes, [1, 48, 50, 50, 50, 50, 50, 50, 50, 2]);
 });

@@ -35,15 +35,13 @@ function payloadData(payload: unknown, id: RequestId | undefined): Record<string
   return id === undefined ? { payload } : { payload, id };
 }
 
-/** The channel, room or resource a protocol message concerns, read from its data. */
-function subject(envelope: Envelope): { channel?: string; room?: string; resource?: string } {
+/** Sets the channel, room or resource a protocol message concerns, read from its data, on its entry. */
+function setSubject(entry: AuditEntry, envelope: Envelope): void {
   const data = envelope.data as Record<string, unknown> | null | undefined;
-  if (data === null || typeof data !== 'object') return {};
-  const out: { channel?: string; room?: string; resource?: string } = {};
-  if (typeof data.channel === 'string') out.channel = data.channel;
-  if (typeof data.room === 'string') out.room = data.room;
-  if (typeof data.resource === 'string') out.resource = data.resource;
-  return out;
+  if (data === null || typeof data !== 'object') return;
+  if (typeof data.channel === 'string') entry.channel = data.channel;
+  if (typeof data.room === 'string') entry.room = data.room;
+  if (typeof data.resource === 'string') entry.resource = data.resource;
 }
 
 /**
@@ -86,7 +84,7 @@ export function recorderTap(recorder: Recorder, node: string): MessageTap {
       if (identityId !== undefined) entry.identityId = identityId;
       if (envelope === undefined) return recorder.record(entry);
       entry.messageType = envelope.type;
-      Object.assign(entry, subject(envelope));
+      setSubject(entry, envelope);
       if (envelope.data !== undefined && recorder.keepsPayload(envelope.type)) {
         if (binary) entry.data = payloadData(envelope.data, envelope.id);
         else entry.frame = textDecoder.decode(frame);
@@ -119,8 +117,8 @@ export function recorderTap(recorder: Recorder, node: string): MessageTap {
         size: bytes,
         outcome,
         recipients,
-        ...subject(envelope),
       };
+      setSubject(entry, envelope);
       if (connection !== undefined) {
         entry.connectionId = connection.id;
         const identityId = connection.identity?.id;

@@ -1,10 +1,25 @@
 // The recorder's writer thread: opens the store it is told (`Store.threaded()`), prepares the payloads of each
 // batch it gets (a frame kept, or parsed and redacted), writes it, in order, and answers done or failed.
 // The main thread's store keeps serving queries, migrations and grants.
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Store } from '../store/store.ts';
 import { Payloads } from './audit-payload.ts';
-import { unpackJobs, writeJobs, type FromRecordWorker, type RecordWorkerData, type ToRecordWorker } from './record-writer.ts';
+import { unpackJobs, writeJobs, WRITER_NICENESS, type FromRecordWorker, type RecordWorkerData, type ToRecordWorker } from './record-writer.ts';
+
+// Writing the audit is background work: this thread yields the CPU to the event loop (and to everything else
+// the machine runs at the normal priority) and takes what is left. When it was as eager as the event loop,
+// each batch handed over woke it straight onto the loop's core, and on a busy machine every microsecond it
+// spent writing was one the message path waited (docs/performance.md, finding 8). The queue is bounded and
+// spooled, so a writer that falls behind loses nothing silently. On Linux a nice value is a thread's own
+// (setpriority on the calling thread, pid 0); elsewhere it is the process's, so it is left alone there.
+if (process.platform === 'linux') {
+  try {
+    setPriority(0, Math.min(19, getPriority(0) + WRITER_NICENESS));
+  } catch {
+    // Not permitted (a sandbox): the thread runs at the process's priority, as it would elsewhere.
+  }
+}
 
 const { store: spec, policy } = workerData as RecordWorkerData;
 const payloads = new Payloads(policy);

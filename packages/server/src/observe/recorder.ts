@@ -52,6 +52,8 @@ export class Recorder {
   available = true;
   private readonly options: RecorderOptions;
   private queue: Job[] = [];
+  /** When each queued record was queued (`performance.now()`), in the queue's order. */
+  private arrivals: number[] = [];
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private spool: WriteStream | undefined;
@@ -126,8 +128,32 @@ export class Recorder {
     }
     this.dropsLogged = false;
     this.queue.push(job);
+    this.arrivals.push(performance.now());
     if (this.queue.length >= this.options.batchSize) this.schedule(0);
     else this.schedule(this.options.flushMs);
+  }
+
+  /** The first `count` queued records (all of them by default), taken off the queue. */
+  private take(count = this.queue.length): Job[] {
+    this.arrivals.splice(0, count);
+    return this.queue.splice(0, count);
+  }
+
+  /**
+   * Whether the queue is to be written now: a batch is full, its oldest record has waited `flushMs`, or
+   * the recorder is closing. A write that ends does not start the next with what arrived meanwhile: under
+   * load that wrote batches of a few dozen records back to back, each costing a transaction and a trip to
+   * the writer thread, several times what full ones cost per record.
+   */
+  private due(): boolean {
+    const queued = this.queue.length;
+    return queued >= this.options.batchSize || (queued > 0 && (this.stopped || this.arrivals[0]! + this.options.flushMs <= performance.now()));
+  }
+
+  /** How long until the queue is due (0: now). */
+  private dueIn(): number {
+    if (this.queue.length === 0 || this.due()) return 0;
+    return Math.max(1, Math.ceil(this.arrivals[0]! + this.options.flushMs - performance.now()));
   }
 
   private schedule(ms: number): void {
@@ -140,7 +166,7 @@ export class Recorder {
       this.timer = undefined;
       this.running = this.drain().finally(() => {
         this.running = undefined;
-        if (this.queue.length > 0 || (!this.available && this.spoolBytes > 0)) this.schedule(this.available ? 0 : this.retryMs);
+        if (this.queue.length > 0 || (!this.available && this.spoolBytes > 0)) this.schedule(this.available ? this.dueIn() : this.retryMs);
       });
     }, ms);
     this.timer.unref();
@@ -155,15 +181,15 @@ export class Recorder {
       await this.replay();
       if (!this.available) return;
     }
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.options.batchSize);
+    while (this.due()) {
+      const batch = this.take(this.options.batchSize);
       try {
         await this.write(batch);
         this.counts.written += batch.length;
       } catch (error) {
         this.fail(error);
         // Nothing is lost: what failed and what waits go to the spool, in order.
-        this.toSpool([...batch, ...this.queue.splice(0)], 'the store is unavailable');
+        this.toSpool([...batch, ...this.take()], 'the store is unavailable');
         return;
       }
     }
@@ -295,7 +321,7 @@ export class Recorder {
     }
     if (this.queue.length > 0) {
       this.available = false;
-      this.toSpool(this.queue.splice(0), 'the store did not take them before shutdown');
+      this.toSpool(this.take(), 'the store did not take them before shutdown');
     }
     clearTimeout(this.timer);
     if (this.spool !== undefined) {
