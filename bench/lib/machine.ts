@@ -45,6 +45,17 @@ export function threadCpuUs(pid: number | undefined, tid: number | undefined = p
   return statCpuUs(`/proc/${pid}/task/${tid}/stat`);
 }
 
+/** How often a thread was preempted (`nonvoluntary_ctxt_switches`, /proc/<pid>/task/<tid>/status); undefined off Linux. */
+export function threadPreemptions(pid: number | undefined, tid: number | undefined = pid): number | undefined {
+  if (pid === undefined || tid === undefined) return undefined;
+  try {
+    const match = /^nonvoluntary_ctxt_switches:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function statCpuUs(file: string): number | undefined {
   try {
     const stat = readFileSync(file, 'utf8');

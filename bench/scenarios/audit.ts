@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchConfig } from '../lib/config.ts';
 import { Histogram, type HistogramData } from '../lib/histogram.ts';
 import type { Child } from '../lib/ipc.ts';
-import { CpuWindow, describeCpu, processCpuUs, threadCpuUs, type CpuUse } from '../lib/machine.ts';
+import { CpuWindow, describeCpu, processCpuUs, threadCpuUs, threadPreemptions, type CpuUse } from '../lib/machine.ts';
 import { startPostgres, type BenchPostgres } from '../lib/postgres.ts';
 import { connectAll, ms, startGenerator, startServer, stopAll, type Row, type ScenarioResult, type Server } from './common.ts';
 import { DISTURBED_PERCENT } from './fanout.ts';
@@ -51,9 +51,10 @@ interface Side {
   measured: Measured[];
   machine: (CpuUse | undefined)[];
   serverCpuUs: number;
-  /** The server's main thread (its event loop) alone, over the same windows. */
+  /** The server's main thread (its event loop) alone, over the same windows: its CPU, and how often it was preempted. */
   mainCpuUs: number;
-  /** PostgreSQL's own processes over this side's windows (the postgres side only). */
+  mainPreemptions: number;
+  /** PostgreSQL's own processes over this side's windows (for the other sides: its background work meanwhile). */
   storeCpuUs: number;
   wallMs: number;
   /** How long the recorder took to catch up after each window. */
@@ -77,6 +78,8 @@ interface Figures {
   /** The server's CPU per round trip: its main thread's, and its other threads' (the writer thread's, mostly). */
   mainUsPerRoundTrip: number;
   otherUsPerRoundTrip: number;
+  /** How often the main thread was preempted, per 1,000 round trips. */
+  mainPreemptionsPerThousand: number;
   storeCpuPercent: number;
   generatorCpuPercent: number;
   settleMs: number[];
@@ -137,7 +140,7 @@ async function startSide(name: SideName, config: BenchConfig, env: NodeJS.Proces
   try {
     const generator = await startGenerator(`${name} request generator`);
     await connectAll(server, [generator], [config.audit.clients]);
-    return { name, server, generator, measured: [], machine: [], serverCpuUs: 0, mainCpuUs: 0, storeCpuUs: 0, wallMs: 0, settleMs: [], queuedAtEnd: [], loopP99Ms: [], loopMaxMs: [] };
+    return { name, server, generator, measured: [], machine: [], serverCpuUs: 0, mainCpuUs: 0, mainPreemptions: 0, storeCpuUs: 0, wallMs: 0, settleMs: [], queuedAtEnd: [], loopP99Ms: [], loopMaxMs: [] };
   } catch (error) {
     await stopAll(server, []);
     throw error;
@@ -161,10 +164,12 @@ async function measureWindow(side: Side, durationMs: number, pids: () => (number
   const window = CpuWindow.start(pids());
   const before = await side.server.cpu();
   const mainBefore = threadCpuUs(side.server.child.pid) ?? 0;
+  const preemptedBefore = threadPreemptions(side.server.child.pid) ?? 0;
   const storeBefore = cpuOf(storePids);
   const m = await side.generator.call<Measured>('requests.measure', { durationMs }, durationMs + 30_000);
   const after = await side.server.cpu();
   const mainAfter = threadCpuUs(side.server.child.pid) ?? 0;
+  const preemptedAfter = threadPreemptions(side.server.child.pid) ?? 0;
   const storeAfter = cpuOf(storePids);
   const loop = await side.server.child.call<{ p99Ms: number; maxMs: number }>('eventLoop.read');
   side.loopP99Ms.push(loop.p99Ms);
@@ -174,6 +179,7 @@ async function measureWindow(side: Side, durationMs: number, pids: () => (number
   side.measured.push(m);
   side.serverCpuUs += after.cpuUs - before.cpuUs;
   side.mainCpuUs += mainAfter - mainBefore;
+  side.mainPreemptions += preemptedAfter - preemptedBefore;
   side.storeCpuUs += storeAfter - storeBefore;
   side.wallMs += after.atMs - before.atMs;
 }
@@ -196,6 +202,7 @@ function figures(side: Side): Figures {
     serverCpuPercent: (100 * side.serverCpuUs) / 1000 / Math.max(1, side.wallMs),
     mainUsPerRoundTrip: side.mainCpuUs / Math.max(1, completed),
     otherUsPerRoundTrip: (side.serverCpuUs - side.mainCpuUs) / Math.max(1, completed),
+    mainPreemptionsPerThousand: (1000 * side.mainPreemptions) / Math.max(1, completed),
     storeCpuPercent: (100 * side.storeCpuUs) / 1000 / Math.max(1, side.wallMs),
     generatorCpuPercent: (100 * side.measured.reduce((n, m) => n + m.cpuUs, 0)) / 1000 / Math.max(1, elapsedMs),
     settleMs: side.settleMs,
@@ -311,7 +318,9 @@ export async function runAudit(config: BenchConfig): Promise<ScenarioResult> {
     for (let i = 0; i < c.windows; i++) {
       for (const index of orderOf(i, sides.length)) {
         const side = sides[index]!;
-        await measureWindow(side, c.windowMs, pids, side.name === 'postgres' ? pgPids() : []);
+        // PostgreSQL's processes are measured in every server's windows: in the others' their background work
+        // (checkpoints, autovacuum of what the postgres server wrote) would disturb the figures.
+        await measureWindow(side, c.windowMs, pids, pgPids());
         if (!audited(side)) continue;
         const settled = await settle(side, c.settleTimeoutMs);
         side.settleMs.push(settled.ms);
@@ -336,7 +345,7 @@ export async function runAudit(config: BenchConfig): Promise<ScenarioResult> {
   const describeSide = (name: string, f: Figures) =>
     `${name.padEnd(8)} windows ${f.windows.map((n) => n.toLocaleString('en-US')).join(', ')} round trips/s; p50 ${f.p50Ms.toFixed(2)} ms, p99 ${f.p99Ms.toFixed(2)} ms, max ${f.maxMs.toFixed(1)} ms; ` +
     `server event-loop delay p99 ${f.loopP99Ms.map((t) => t.toFixed(1)).join('/')} ms, max ${f.loopMaxMs.map((t) => t.toFixed(0)).join('/')} ms; ` +
-    `server CPU ${f.serverCpuPercent.toFixed(0)}% (${perRoundTrip(f)})${f.storeCpuPercent > 0 ? `, PostgreSQL ${f.storeCpuPercent.toFixed(0)}%` : ''}, generator ${f.generatorCpuPercent.toFixed(0)}%` +
+    `server CPU ${f.serverCpuPercent.toFixed(0)}% (${perRoundTrip(f)}; its main thread preempted ${f.mainPreemptionsPerThousand.toFixed(1)} times per 1,000)${name === 'postgres' ? `, PostgreSQL ${f.storeCpuPercent.toFixed(0)}%` : `, PostgreSQL's background ${f.storeCpuPercent.toFixed(0)}%`}, generator ${f.generatorCpuPercent.toFixed(0)}%` +
     (f.settleMs.length > 0 ? `; the recorder caught up ${f.settleMs.map((t) => t.toFixed(0)).join(', ')} ms after each window` : '') +
     (Object.keys(f.errors).length > 0 ? `; errors ${JSON.stringify(f.errors)}` : '') +
     `; worst window ${describeCpu(f.machine.reduce((a, b) => ((b?.otherPercent ?? 0) > (a?.otherPercent ?? 0) ? b : a), f.machine[0]))}`;

@@ -38,3 +38,24 @@ test('a packed batch unpacks into the same jobs: every field, absent ones absent
   assert.deepEqual(unpackJobs(moved), jobs);
   assert.deepEqual(unpackJobs(packJobs([])), []);
 });
+
+test('a large batch is packed into several strings, none much longer than the rest, and unpacks whole', () => {
+  const jobs: Job[] = Array.from({ length: 2_000 }, (_, i) => ({
+    kind: 'audit',
+    entry: {
+      at: i,
+      type: 'message.in',
+      node: 'n1',
+      connectionId: `c${i % 7}`,
+      messageType: i % 5 === 0 ? '' : 'chat.send',
+      outcome: 'ok',
+      frame: `{"type":"chat.send","id":${i},"data":{"text":"${'x'.repeat(i % 300)}"}}`,
+      reply: { at: i + 1, size: 10, outcome: 'ok', frame: i % 3 === 0 ? '' : `{"id":${i}}` },
+    },
+  }));
+  const packed = packJobs(jobs);
+  assert.ok(packed.text.length > 1, `${packed.text.length} strings`);
+  // Each under what V8 keeps in its large-object space (~128 KiB), so that building and copying them stays cheap.
+  assert.ok(Math.max(...packed.text.map((text) => text.length)) < 20_000, 'no string is much over 16,384 characters');
+  assert.deepEqual(unpackJobs(structuredClone(packed)), jobs);
+});

@@ -71,14 +71,74 @@ const MIGRATIONS: readonly string[] = [
 /** The schema version this code writes. */
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Audit rows per INSERT statement (19 values each; SQLite allows 32,766 parameters). */
+/** The audit table's columns, in the order `auditValues` gives their values. */
+const AUDIT_COLUMNS = ['at', 'type', 'node', 'identity_id', 'connection_id', 'channel', 'room', 'resource', 'message_type', 'size', 'outcome', 'recipients', 'data', 'frame', 'reply_at', 'reply_size', 'reply_outcome', 'reply_data', 'reply_frame'] as const;
+const AUDIT_WIDTH = AUDIT_COLUMNS.length;
+/** Audit rows per INSERT statement at most. */
 const AUDIT_ROWS_PER_INSERT = 32;
-const INSERT_AUDIT = 'INSERT INTO audit (at, type, node, identity_id, connection_id, channel, room, resource, message_type, size, outcome, recipients, data, frame, reply_at, reply_size, reply_outcome, reply_data, reply_frame) VALUES ';
-const AUDIT_ROW = `(${Array.from({ length: 19 }, () => '?').join(', ')})`;
-const INSERT_AUDIT_ROW = INSERT_AUDIT + AUDIT_ROW;
-const INSERT_AUDIT_ROWS = INSERT_AUDIT + Array.from({ length: AUDIT_ROWS_PER_INSERT }, () => AUDIT_ROW).join(', ');
+/** The columns a statement may spell out as a literal when all its rows share the value: few distinct ones. */
+const LITERAL_COLUMNS = new Set<number>(['type', 'node', 'message_type', 'outcome', 'reply_outcome'].map((name) => AUDIT_COLUMNS.indexOf(name as (typeof AUDIT_COLUMNS)[number])));
+/** A value written into a statement's text as it is: a short name, nothing in it to quote or escape. */
+const LITERAL = /^[\w.:$-]{1,64}$/;
+/** Insert statements kept, by shape; the least recently used goes first. */
+const AUDIT_SHAPES_KEPT = 64;
 
-/** An audit entry's 19 column values, appended to `values` (which is returned). */
+/**
+ * The audit's INSERTs, up to `AUDIT_ROWS_PER_INSERT` rows each, with what all their rows share written into the
+ * statement rather than bound: NULL for a column none of them has, and a literal for a short name they all
+ * have (the record and message types, the node, the outcomes). Binding a value costs about as much as SQLite's
+ * own work on several columns, and a round trip's record shares 12 of its 19 values with its neighbours:
+ * measured, a row costs a fifth less this way. A statement is prepared per shape (rows, and each column's
+ * NULL, literal or parameter) and the most recent `AUDIT_SHAPES_KEPT` are kept.
+ */
+class AuditInserts {
+  private readonly statements = new Map<string, StatementSync>();
+  private readonly db: DatabaseSync;
+  private readonly args: SQLInputValue[] = [];
+  private readonly marks: string[] = [];
+
+  constructor(db: DatabaseSync) {
+    this.db = db;
+  }
+
+  /** Inserts `rows` rows whose values, `AUDIT_WIDTH` per row (`auditValues`), are `values`. */
+  insert(values: readonly SQLInputValue[], rows: number): void {
+    const marks = this.marks;
+    let key = String(rows);
+    for (let column = 0; column < AUDIT_WIDTH; column++) {
+      const first = values[column];
+      let shared = true;
+      for (let row = 1; row < rows && shared; row++) shared = values[row * AUDIT_WIDTH + column] === first;
+      let mark = '?';
+      if (shared && first === null) mark = 'NULL';
+      else if (shared && typeof first === 'string' && LITERAL_COLUMNS.has(column) && LITERAL.test(first)) mark = `'${first}'`;
+      marks[column] = mark;
+      key += `,${mark}`;
+    }
+    const args = this.args;
+    args.length = 0;
+    for (let row = 0; row < rows; row++) {
+      for (let column = 0; column < AUDIT_WIDTH; column++) if (marks[column] === '?') args.push(values[row * AUDIT_WIDTH + column]!);
+    }
+    this.statement(key, rows, marks).run(...args);
+  }
+
+  private statement(key: string, rows: number, marks: readonly string[]): StatementSync {
+    let statement = this.statements.get(key);
+    if (statement !== undefined) {
+      this.statements.delete(key);
+      this.statements.set(key, statement);
+      return statement;
+    }
+    const tuple = `(${marks.join(', ')})`;
+    statement = this.db.prepare(`INSERT INTO audit (${AUDIT_COLUMNS.join(', ')}) VALUES ${Array.from({ length: rows }, () => tuple).join(', ')}`);
+    this.statements.set(key, statement);
+    if (this.statements.size > AUDIT_SHAPES_KEPT) this.statements.delete(this.statements.keys().next().value!);
+    return statement;
+  }
+}
+
+/** An audit entry's column values (`AUDIT_COLUMNS`), appended to `values`. */
 function auditValues(entry: AuditEntry, values: SQLInputValue[]): SQLInputValue[] {
   values.push(
     entry.at,
@@ -207,6 +267,7 @@ export class SqliteStore implements Store {
   private closed = false;
   private seq = 0;
   private readonly statements = new Map<string, StatementSync>();
+  private auditInserts: AuditInserts | undefined;
   private readonly busyTimeoutMs: number;
 
   constructor(options: SqliteStoreOptions) {
@@ -347,21 +408,14 @@ export class SqliteStore implements Store {
       await this.open();
       return;
     }
-    await this.run(() => {
-      // Rows of 19 columns, AUDIT_ROWS_PER_INSERT at a time: one statement step per 32 rows rather than per row
-      // costs a quarter less per row (measured: 2.8 against 3.7 µs), most of it the calls across into SQLite.
-      const many = this.statement(INSERT_AUDIT_ROWS);
-      const one = this.statement(INSERT_AUDIT_ROW);
+    await this.run((db) => {
+      const inserts = (this.auditInserts ??= new AuditInserts(db));
       const values: SQLInputValue[] = [];
-      let i = 0;
-      for (; i + AUDIT_ROWS_PER_INSERT <= entries.length; i += AUDIT_ROWS_PER_INSERT) {
+      for (let i = 0; i < entries.length; i += AUDIT_ROWS_PER_INSERT) {
+        const rows = Math.min(AUDIT_ROWS_PER_INSERT, entries.length - i);
         values.length = 0;
-        for (let k = i; k < i + AUDIT_ROWS_PER_INSERT; k++) auditValues(entries[k]!, values);
-        many.run(...values);
-      }
-      for (; i < entries.length; i++) {
-        values.length = 0;
-        one.run(...auditValues(entries[i]!, values));
+        for (let k = i; k < i + rows; k++) auditValues(entries[k]!, values);
+        inserts.insert(values, rows);
       }
     }, true);
   }
@@ -449,6 +503,7 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.statements.clear();
+    this.auditInserts = undefined;
     this.db?.close();
     this.db = undefined;
   }

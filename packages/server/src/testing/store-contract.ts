@@ -194,6 +194,42 @@ export function storeContract(name: string, create: () => Promise<Store>, reopen
       assert.ok(records.every((record) => !('frame' in record) && !('frame' in (record.reply ?? {}))), 'a record has no frame of its own');
     }));
 
+  test(`${name}: large batches come back whole and in order, whatever their records share or do not`, () =>
+    withStore(async (store) => {
+      // Runs of records alike (the same types, node and outcomes, the same NULLs) and mixed ones, names a
+      // statement could not spell as they are (a quote, a space, a NUL, a long one), in batches of many sizes:
+      // more different shapes than a store would keep prepared statements for.
+      const odd = ["it's", 'two words', 'nul\u0000here', 'x'.repeat(100), 'ünïcödé', ''];
+      const made: AuditEntry[] = [];
+      let at = 0;
+      for (let batch = 0; batch < 90; batch++) {
+        const entries: AuditEntry[] = [];
+        const size = 1 + ((batch * 37) % 70);
+        for (let i = 0; i < size; i++) {
+          const alike = batch % 3 !== 2;
+          const record = entry(alike ? 'message.in' : `type.${i % 4}`, ++at, {
+            node: batch % 5 === 0 ? (odd[batch % odd.length] || 'n1') : 'n1',
+            messageType: alike ? `kind.${batch % 7}` : odd[i % odd.length]!,
+            outcome: i % 9 === 0 && !alike ? 'bad_input' : 'ok',
+            size: 10 + (i % 3),
+          });
+          if (i % 4 === 0 || !alike) record.connectionId = `c${i % 5}`;
+          if (batch % 4 === 1) record.reply = { at: at + 0.5, size: 20, outcome: odd[batch % odd.length] || 'ok' };
+          if (batch % 6 === 3 && i % 2 === 0) record.data = { i, text: odd[i % odd.length] };
+          entries.push(record);
+        }
+        await store.appendAudit(entries);
+        made.push(...entries);
+      }
+      const records = (await store.audit({ limit: made.length + 1 })).reverse();
+      assert.equal(records.length, made.length);
+      // A store may not keep a NUL in text (PostgreSQL): the records are compared with it replaced.
+      const clean = (value: unknown) => JSON.parse(JSON.stringify(value).replaceAll('\\u0000', '\\ufffd')) as unknown;
+      assert.deepEqual(clean(records.map(({ id: _id, ...rest }) => rest)), clean(made));
+      const ids = records.map((record) => record.id);
+      assert.ok(ids.every((id, i) => i === 0 || id > ids[i - 1]!), 'ids increase in append order');
+    }));
+
   test(`${name}: audit queries match every given field, newest first, ties by append order`, () =>
     withStore(async (store) => {
       await store.appendAudit([
