@@ -50,6 +50,8 @@ if (typeof pg === 'string') {
       const errors: Error[] = [];
       errors.push(await rejectsPromptly(store.audit(), 10_000, 'audit() after the crash'));
       errors.push(await rejectsPromptly(store.appendAudit([entry('during', 100)]), 10_000, 'appendAudit() while down'));
+      // An empty batch too: it is how the recorder, without a spool, asks whether the store is back.
+      errors.push(await rejectsPromptly(store.appendAudit([]), 10_000, 'appendAudit([]) while down'));
       errors.push(await rejectsPromptly(store.connectionOpened({ id: 'c1', node: 'n1', pid: 1, remoteAddress: 'r', userAgent: 'u', protocol: 'p', codec: 'c', connectedAt: 1 }), 10_000, 'connectionOpened() while down'));
       // Many at once (the pool queues them), and a transaction: each settles with an error.
       const burst = await within(Promise.allSettled([...Array.from({ length: 10 }, () => store.connections()), store.loadGrants(), store.migrate()]), 15_000, 'a burst of calls while down');
@@ -60,6 +62,7 @@ if (typeof pg === 'string') {
       // No reconnect call: the pool opens new connections by itself (its backoff is at most 2 s).
       const records = await within(store.audit(), 10_000, 'audit() after the restart');
       assert.deepEqual(records.map((record) => record.type), Array(8).fill('before'), 'what was committed before the crash is there; nothing written while down is');
+      await within(store.appendAudit([]), 10_000, 'appendAudit([]) after the restart');
       await within(store.appendAudit([entry('after', 200)]), 10_000, 'appendAudit() after the restart');
       assert.equal((await store.audit({ type: 'after' })).length, 1);
       await Promise.all(Array.from({ length: 8 }, () => within(store.connections(), 10_000, 'connections() on every pooled connection')));

@@ -16,10 +16,10 @@ export const MAX_HELD_REQUESTS = 1_000;
 /** What the inbound and outbound pipelines (and the connection lifecycle) call when auditing is on. */
 export interface MessageTap {
   /**
-   * A frame arrived: its envelope (undefined when it did not decode), the frame itself (its bytes, and whether
-   * it came as binary), whether a route serves it.
+   * A frame arrived: its envelope (undefined when it did not decode), the frame itself (its bytes, whether it
+   * came as binary, and its text when the pipeline decoded it as such), whether a route serves it.
    */
-  inbound(connection: Connection, envelope: Envelope | undefined, frame: Uint8Array, binary: boolean, outcome: string): void;
+  inbound(connection: Connection, envelope: Envelope | undefined, frame: Uint8Array, binary: boolean, outcome: string, text?: string): void;
   /**
    * A message went out to one connection, or (`connection` undefined) to `recipients` of a fan-out: its
    * envelope, as encoded (the codec's text or bytes; undefined when no one encoding stands for it), and its
@@ -78,7 +78,7 @@ export function recorderTap(recorder: Recorder, node: string): MessageTap {
   };
 
   return {
-    inbound(connection, envelope, frame, binary, outcome) {
+    inbound(connection, envelope, frame, binary, outcome, text) {
       const entry: AuditEntry = { at: Date.now(), type: 'message.in', node, connectionId: connection.id, size: frame.length, outcome };
       const identityId = connection.identity?.id;
       if (identityId !== undefined) entry.identityId = identityId;
@@ -87,7 +87,7 @@ export function recorderTap(recorder: Recorder, node: string): MessageTap {
       setSubject(entry, envelope);
       if (envelope.data !== undefined && recorder.keepsPayload(envelope.type)) {
         if (binary) entry.data = payloadData(envelope.data, envelope.id);
-        else entry.frame = textDecoder.decode(frame);
+        else entry.frame = text ?? textDecoder.decode(frame);
       }
       if (envelope.id === undefined) return recorder.record(entry);
       hold(connection, envelope.id, entry);

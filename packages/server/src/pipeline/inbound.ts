@@ -19,6 +19,16 @@ import { isThenable, settledValue } from '../maybe-promise.ts';
 
 /** The owner name of global hooks (see plug/route.ts). */
 const GLOBAL = 'global';
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A frame's text, or undefined when it is not valid UTF-8 (the codec, given the bytes, then says why). */
+function textOf(frame: Buffer): string | undefined {
+  try {
+    return utf8.decode(frame);
+  } catch {
+    return undefined;
+  }
+}
 
 function isRejection(value: unknown): value is Rejection {
   return typeof value === 'object' && value !== null && typeof (value as Rejection).reject === 'string';
@@ -108,25 +118,27 @@ export class Inbound implements ContextOwner {
     }
     const addressRefused = verdict === RateVerdict.allow && !options.takeAddressToken(connection);
     if (addressRefused) verdict = RateVerdict.refuse;
+    // Audited, a text frame is decoded to its text once, here: the codec reads the text and the tap records it.
+    const text = options.tap !== undefined && !isBinary && !connection.codec.binary ? textOf(data) : undefined;
     let decoded: unknown;
     try {
-      decoded = connection.codec.decode(data, isBinary);
+      decoded = connection.codec.decode(text ?? data, isBinary);
     } catch (error) {
       this.metrics.inbound('(invalid)', data.length);
-      options.tap?.inbound(connection, undefined, data, isBinary, ErrorCode.badFrame);
+      options.tap?.inbound(connection, undefined, data, isBinary, ErrorCode.badFrame, text);
       return this.outbound.sendError(connection, undefined, undefined, ErrorCode.badFrame, (error as Error).message);
     }
     const parsed = parseEnvelope(decoded);
     if (!parsed.ok) {
       this.metrics.inbound('(invalid)', data.length);
-      options.tap?.inbound(connection, undefined, data, isBinary, ErrorCode.badEnvelope);
+      options.tap?.inbound(connection, undefined, data, isBinary, ErrorCode.badEnvelope, text);
       return this.outbound.sendError(connection, undefined, parsed.id, ErrorCode.badEnvelope, parsed.message);
     }
     const envelope = parsed.envelope;
     const { type, id } = envelope;
     if (verdict === RateVerdict.refuse) {
       this.metrics.inbound('(refused)', data.length);
-      options.tap?.inbound(connection, envelope, data, isBinary, ErrorCode.rateLimited);
+      options.tap?.inbound(connection, envelope, data, isBinary, ErrorCode.rateLimited, text);
       const { messagesPerSecond, burst } = options.rateLimit;
       const message = addressRefused
         ? 'rate limit of your address exceeded (all its connections together); message dropped'
@@ -135,13 +147,13 @@ export class Inbound implements ContextOwner {
     }
     if (options.shuttingDown()) {
       this.metrics.inbound('(refused)', data.length);
-      options.tap?.inbound(connection, envelope, data, isBinary, ErrorCode.shuttingDown);
+      options.tap?.inbound(connection, envelope, data, isBinary, ErrorCode.shuttingDown, text);
       return this.outbound.sendError(connection, type, id, ErrorCode.shuttingDown, 'the server is shutting down; reconnect shortly');
     }
     const route = options.lookup(type, connection);
     // Types that are not routes share one label, so a client cannot grow the metrics table.
     this.metrics.inbound(route ? type : '(unknown)', data.length);
-    options.tap?.inbound(connection, envelope, data, isBinary, route ? 'ok' : ErrorCode.unknownType);
+    options.tap?.inbound(connection, envelope, data, isBinary, route ? 'ok' : ErrorCode.unknownType, text);
     const admission = this.features.authorize(connection, type, route);
     if (admission !== undefined) return this.refuse(connection, envelope, admission);
     if (route === undefined) return this.unknown(connection, type, id);

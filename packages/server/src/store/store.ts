@@ -233,7 +233,8 @@ export interface Store {
 
   /**
    * Appends audit records, all or none: rejects, storing nothing, when an entry has no `type` or its `at`
-   * is not a finite number.
+   * is not a finite number. An empty batch stores nothing but still reaches the database, and rejects when it
+   * is unavailable: the recorder, without a spool, asks with one whether the store is back.
    */
   appendAudit(entries: readonly AuditEntry[]): Promise<void>;
   audit(query?: AuditQuery): Promise<AuditRecord[]>;
