@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { CHANNEL_NAME_PATTERN, ErrorCode, MAX_EVENT_LENGTH } from '@switchboard/protocol';
 import { AdminApi, adminError } from '../admin.ts';
+import { FaultCode } from '../observe/faults.ts';
 import { flushLogger } from '../observe/logging.ts';
 import { channelTopic } from '../bus/bus.ts';
 import { PatternSet } from '../grants/grant-set.ts';
@@ -20,14 +21,11 @@ import type { IpcPort } from './ipc.ts';
 import { ClusterRegistry, WorkerState, type WorkerInfo } from './registry.ts';
 import { WORKER_INDEX_ENV, workerNode } from './worker.ts';
 
-/** The codes the agent logs (in the `code` field of its log lines). */
+/** The codes the agent logs (in the `code` field of its log lines): the cluster's part of `FaultCode`. */
 export const ClusterFaultCode = {
-  /** A worker exited without being asked to: it is restarted (within the restart intensity). */
-  workerExited: 'SB_WORKER_EXITED',
-  /** More workers crashed within the window than the restart intensity allows: the agent stops, exit code 1. */
-  restartsExceeded: 'SB_WORKER_RESTARTS_EXCEEDED',
-  /** A rolling reload stopped: a new worker did not start listening; the old one keeps serving. */
-  reloadFailed: 'SB_RELOAD_FAILED',
+  workerExited: FaultCode.workerExited,
+  restartsExceeded: FaultCode.restartsExceeded,
+  reloadFailed: FaultCode.reloadFailed,
 } as const;
 export type ClusterFaultCode = (typeof ClusterFaultCode)[keyof typeof ClusterFaultCode];
 

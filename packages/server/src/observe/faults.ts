@@ -32,6 +32,12 @@ export const FaultCode = {
   storeAvailable: 'SB_STORE_AVAILABLE',
   /** Audit records were dropped: the store was away and the spool full or off. */
   auditDropped: 'SB_AUDIT_DROPPED',
+  /** A cluster's worker exited without being asked to: the agent restarts it (within the restart intensity). */
+  workerExited: 'SB_WORKER_EXITED',
+  /** More workers crashed within the window than the restart intensity allows: the agent stops, exit code 1. */
+  restartsExceeded: 'SB_WORKER_RESTARTS_EXCEEDED',
+  /** A rolling reload stopped: a new worker did not start listening; the old one keeps serving. */
+  reloadFailed: 'SB_RELOAD_FAILED',
 } as const;
 
 /** Whose code is running: a plug version (or the protocol); route owners are these. */
