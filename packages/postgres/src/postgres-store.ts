@@ -5,6 +5,7 @@ import postgres from 'postgres';
 import {
   STORE_QUERY_LIMIT,
   auditRecordOf,
+  storedText as text,
   type AuditEntry,
   type AuditQuery,
   type AuditRecord,
@@ -128,18 +129,6 @@ function checkLimit(limit: number | undefined): number {
   const value = limit ?? STORE_QUERY_LIMIT;
   if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`limit must be a positive integer, got ${value}`);
   return value;
-}
-
-/**
- * PostgreSQL text cannot hold U+0000: it becomes U+FFFD, so that a close reason or a name with one does not
- * make the write fail. (Audit details keep it: JSON escapes it. A lone surrogate, not being UTF-8, becomes
- * U+FFFD on the way to the server.)
- */
-function text(value: string): string;
-function text(value: string | undefined): string | null;
-function text(value: string | undefined): string | null {
-  if (value === undefined) return null;
-  return value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value;
 }
 
 /** host:port/database of a URL, without the credentials, to name the database in messages. */

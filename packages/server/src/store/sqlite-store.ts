@@ -6,6 +6,7 @@ import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import {
   STORE_QUERY_LIMIT,
   auditRecordOf,
+  storedText,
   type AuditEntry,
   type AuditQuery,
   type AuditRecord,
@@ -138,36 +139,26 @@ class AuditInserts {
   }
 }
 
-/**
- * A text value as stored: U+0000 becomes U+FFFD, as PostgreSQL's store does. Node 22's node:sqlite ends a bound
- * string at its first U+0000 (Node 24 keeps it), so a name with one was cut short there.
- */
-function text(value: string | undefined): string | null {
-  if (value === undefined) return null;
-  return value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value;
-}
-
 /** An audit entry's column values (`AUDIT_COLUMNS`), appended to `values`. */
 function auditValues(entry: AuditEntry, values: SQLInputValue[]): SQLInputValue[] {
   values.push(
     entry.at,
-    text(entry.type),
-    text(entry.node),
-    text(entry.identityId),
-    text(entry.connectionId),
-    text(entry.channel),
-    text(entry.room),
-    text(entry.resource),
-    text(entry.messageType),
+    storedText(entry.type),
+    storedText(entry.node),
+    storedText(entry.identityId),
+    storedText(entry.connectionId),
+    storedText(entry.channel),
+    storedText(entry.room),
+    storedText(entry.resource),
+    storedText(entry.messageType),
     entry.size ?? null,
-    text(entry.outcome),
+    storedText(entry.outcome),
     entry.recipients ?? null,
     entry.data === undefined ? null : JSON.stringify(entry.data),
-    // JSON text (frames, details) never holds a raw U+0000: JSON escapes it.
     entry.frame ?? null,
     entry.reply?.at ?? null,
     entry.reply?.size ?? null,
-    text(entry.reply?.outcome),
+    storedText(entry.reply?.outcome),
     entry.reply?.data === undefined ? null : JSON.stringify(entry.reply.data),
     entry.reply?.frame ?? null,
   );

@@ -133,6 +133,22 @@ export function auditReplyData(frame: string, data?: Record<string, unknown>): R
 }
 
 /**
+ * A text value as a store keeps it: U+0000 becomes U+FFFD. PostgreSQL text cannot hold U+0000 (the write would
+ * fail), and Node 22's node:sqlite ends a bound string at its first one (Node 24 keeps it), so a close reason or
+ * a name with one would be cut short. JSON text (frames, details) never holds a raw U+0000: JSON escapes it.
+ * (On its way to PostgreSQL a lone surrogate, not being UTF-8, becomes U+FFFD too.)
+ *
+ * @example
+ * storedText('a\u0000b'); // 'a\uFFFDb'
+ */
+export function storedText(value: string): string;
+export function storedText(value: string | undefined): string | null;
+export function storedText(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  return value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value;
+}
+
+/**
  * An appended entry as a store returns it, with the id the store gave it: its frames (its own, its reply's)
  * read into `data`, none left on the record.
  */
