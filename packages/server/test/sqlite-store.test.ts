@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
 import { SqliteStore, type Store } from '@switchboard/server';
 import { storeContract } from '@switchboard/server/testing';
@@ -35,4 +37,20 @@ test('SqliteStore: a file with a newer schema is refused with a message that say
   const newer = new SqliteStore({ file });
   await assert.rejects(newer.migrate(), /schema version 99, newer than this Switchboard/);
   await newer.close();
+});
+
+test('SqliteStore: processes that open a new file at the same moment all start (cluster workers do)', async () => {
+  // A new file is switched to WAL under a lock: a process that met that lock before its busy timeout was set
+  // failed with "database is locked" (seen in CI with `start --workers 2`). Rounds of six make the race likely.
+  const fixture = fileURLToPath(new URL('./fixtures/sqlite-open.ts', import.meta.url));
+  for (let round = 0; round < 5; round++) {
+    const file = join(dir, `together-${round}`, 'store.db');
+    const runs = Array.from({ length: 6 }, () => new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--no-warnings', fixture, file], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.once('close', (code) => resolve({ code, stderr }));
+    }));
+    for (const run of await Promise.all(runs)) assert.equal(run.code, 0, `a process failed to open the store: ${run.stderr}`);
+  }
 });

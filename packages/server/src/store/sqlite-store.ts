@@ -289,7 +289,9 @@ export class SqliteStore implements Store {
     const { DatabaseSync } = await import('node:sqlite');
     if (this.file !== ':memory:') mkdirSync(dirname(this.file), { recursive: true });
     const db = new DatabaseSync(this.file);
-    db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${Math.max(0, Math.floor(this.busyTimeoutMs))};`);
+    // busy_timeout first: switching a new file to WAL takes a lock, and cluster workers starting together open the
+    // same file at once; without the timeout set, the one that loses that race fails with "database is locked".
+    db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(this.busyTimeoutMs))}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;`);
     this.db = db;
     return db;
   }
