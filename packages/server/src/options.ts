@@ -283,6 +283,11 @@ export const optionsSchema = z.strictObject({
   trustProxy: z.array(z.string().min(1)).default([]),
   /** This server's name on every record (default: the host name). */
   node: z.string().min(1).max(200).optional(),
+  /**
+   * Other nodes whose connections this server closes in the store when it starts, as it closes its own node's
+   * (close code 1006): dead cluster workers, whose node names are not reused. The agent sets it.
+   */
+  staleNodes: z.array(z.string().min(1).max(200)).max(1_000).default([]),
   /** What is recorded and how (docs/operations.md). */
   audit: auditSchema.prefault({}),
   /**

@@ -715,8 +715,15 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
     if (store === undefined) return;
     await store.migrate();
     const now = Date.now();
-    const stale = await store.closeNode(node, { code: 1006, reason: 'the node restarted', bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0, closedAt: now });
+    const crash = (reason: string) => ({ code: 1006, reason, bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0, closedAt: now });
+    const stale = await store.closeNode(node, crash('the node restarted'));
     if (stale > 0) log.warn({ node, connections: stale }, 'connections left open by an earlier run of this node were closed in the store');
+    // A dead cluster worker's: its node name (it holds the pid) never starts again, so a successor closes them.
+    for (const dead of options.staleNodes) {
+      if (dead === node) continue;
+      const left = await store.closeNode(dead, crash('the node died'));
+      if (left > 0) log.warn({ node: dead, connections: left }, 'connections left open by a worker that died were closed in the store');
+    }
     grantStore.load(await store.loadGrants());
     if (options.audit.retentionMs > 0) {
       const enforce = (): void => {

@@ -4,7 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { CHANNEL_NAME_PATTERN, ErrorCode, MAX_EVENT_LENGTH } from '@switchboard/protocol';
 import { AdminApi, adminError } from '../admin.ts';
@@ -19,6 +19,7 @@ import { MemoryHistory } from '../stream/memory-history.ts';
 import { ClusterHub, type HubPeer, type PeerReport } from './hub.ts';
 import type { IpcPort } from './ipc.ts';
 import { ClusterRegistry, WorkerState, type WorkerInfo } from './registry.ts';
+import { NodeLedger, STALE_NODES_ENV } from './node-ledger.ts';
 import { WORKER_INDEX_ENV, workerNode } from './worker.ts';
 
 /** The codes the agent logs (in the `code` field of its log lines): the cluster's part of `FaultCode`. */
@@ -81,6 +82,12 @@ export interface AgentOptions {
   shutdownTimeoutMs?: number;
   /** A file to write the agent's pid in (removed when it stops), for `kill -HUP $(cat …)`. */
   pidFile?: string;
+  /**
+   * A file that lists the workers' nodes while they run, and the nodes of workers that died until a worker closed
+   * their connection records: so the next run closes them after the agent was killed with its workers. Default:
+   * `agent-nodes.json` beside `pidFile` (none without one: then only this run's dead workers are closed).
+   */
+  nodesFile?: string;
   logger?: Logger;
 }
 
@@ -181,6 +188,8 @@ interface Proc {
   listening: Deferred<void>;
   exited: Deferred<{ code: number | null; signal: string | null }>;
   startTimer: NodeJS.Timeout | undefined;
+  /** The dead nodes this worker was told to close in the store at start-up. */
+  sweeps: string[];
 }
 
 let started = false;
@@ -232,6 +241,7 @@ class AgentProcess implements Agent {
   private readonly startTimeoutMs: number;
   private readonly shutdownTimeoutMs: number;
   private readonly procs = new Map<number, Proc>();
+  private ledger: NodeLedger | undefined;
   private readonly changes = new EventEmitter();
   private readonly startedAt = new Date().toISOString();
   private restartTimes: number[] = [];
@@ -274,6 +284,8 @@ class AgentProcess implements Agent {
 
   async start(): Promise<void> {
     this.writePidFile();
+    const pidFile = this.options.pidFile;
+    this.ledger = new NodeLedger(this.options.nodesFile ?? (pidFile === undefined ? undefined : join(dirname(pidFile), 'agent-nodes.json')));
     await this.listenApi();
     cluster.setupPrimary({
       exec: this.options.exec ?? process.argv[1],
@@ -348,9 +360,16 @@ class AgentProcess implements Agent {
   // ---------------------------------------------------------------- workers
 
   private spawn(index: number, role: Proc['role']): Proc {
-    const worker = cluster.fork({ ...this.options.env, [WORKER_INDEX_ENV]: String(index) });
+    // The nodes of dead workers go to every worker forked until one listens (a replacement may die too).
+    const sweeps = this.ledger?.stale() ?? [];
+    const worker = cluster.fork({
+      ...this.options.env,
+      [WORKER_INDEX_ENV]: String(index),
+      [STALE_NODES_ENV]: sweeps.length > 0 ? JSON.stringify(sweeps) : '',
+    });
     const pid = worker.process.pid ?? -worker.id;
     const node = workerNode(index, pid);
+    this.ledger?.started(node);
     const proc: Proc = {
       worker,
       index,
@@ -361,6 +380,7 @@ class AgentProcess implements Agent {
       listening: deferred(),
       exited: deferred(),
       startTimer: undefined,
+      sweeps,
     };
     proc.peer = this.hub.attach(portOf(worker), node, (report) => this.onReport(proc, report));
     this.procs.set(worker.id, proc);
@@ -381,6 +401,7 @@ class AgentProcess implements Agent {
     this.registry.report(proc.worker.id, report);
     if (report.sb !== 'listening') return;
     clearTimeout(proc.startTimer);
+    this.ledger?.swept(proc.sweeps);
     this.serverUrl ??= report.url;
     this.log.info({ worker: proc.index, workerPid: proc.pid, url: report.url }, 'worker listening');
     proc.listening.resolve();
@@ -396,6 +417,8 @@ class AgentProcess implements Agent {
       if (leaves.length > 0) this.log.info({ worker: proc.index, workerPid: proc.pid, leaves: leaves.length }, 'presence of an exited worker removed');
     });
     this.registry.exited(id, code, signal);
+    // Exit code 0 follows a graceful close, which closed the worker's connections in the store.
+    this.ledger?.exited(proc.node, code === 0 && signal === null);
     if (!proc.listening.settled) proc.listening.reject(new Error(`worker ${proc.index} (pid ${proc.pid}) exited (${signal ?? `code ${code}`}) before it listened`));
     proc.exited.resolve({ code, signal });
     const expected = this.stopping || state === WorkerState.draining || proc.role === 'replacement';

@@ -13,5 +13,6 @@ export { ClusterRegistry, WorkerState } from './registry.ts';
 export type { WorkerInfo, WorkerExit, ConnectionEntry } from './registry.ts';
 export { ClusterWorker, joinCluster, isClusterWorker, workerNode, WORKER_INDEX_ENV } from './worker.ts';
 export type { ClusterServerOptions } from './worker.ts';
+export { STALE_NODES_ENV } from './node-ledger.ts';
 export { startAgent, portOf, ClusterFaultCode, AGENT_DEFAULTS } from './agent.ts';
 export type { Agent, AgentOptions, ClusterStatus, ReloadResult } from './agent.ts';

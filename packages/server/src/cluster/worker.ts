@@ -11,6 +11,7 @@ import { IpcBus } from './ipc-bus.ts';
 import { IpcHistory } from './ipc-history.ts';
 import { IpcLink } from './ipc-link.ts';
 import { IpcPresence } from './ipc-presence.ts';
+import { staleNodesOf } from './node-ledger.ts';
 
 /** The environment variable that carries a worker's slot; the agent sets it on every worker it forks. */
 export const WORKER_INDEX_ENV = 'SWITCHBOARD_WORKER_INDEX';
@@ -34,6 +35,8 @@ export function isClusterWorker(): boolean {
 /** The createServer options a worker takes from the cluster. */
 export interface ClusterServerOptions {
   node: string;
+  /** Dead workers' nodes, whose connections this worker closes in the store at start-up (from the agent). */
+  staleNodes: string[];
   bus: Bus;
   history: History;
   presence: PresenceStore;
@@ -53,6 +56,8 @@ export interface ClusterServerOptions {
 export class ClusterWorker {
   readonly index: number;
   readonly node: string;
+  /** The nodes of workers that died before this one started, whose records it closes (`STALE_NODES_ENV`). */
+  readonly staleNodes: string[];
   readonly link: IpcLink;
   readonly bus: IpcBus;
   readonly history: IpcHistory;
@@ -62,6 +67,7 @@ export class ClusterWorker {
   constructor(port: IpcPort, index: number) {
     this.index = index;
     this.node = workerNode(index, process.pid);
+    this.staleNodes = staleNodesOf();
     this.link = new IpcLink(port);
     this.bus = new IpcBus(this.link);
     this.history = new IpcHistory(this.link);
@@ -73,7 +79,7 @@ export class ClusterWorker {
    * wherever `given` (the configuration) has none of its own (a Redis bus, say).
    */
   serverOptions(given: { bus?: Bus; history?: History; presence?: PresenceStore } = {}): ClusterServerOptions {
-    return { node: this.node, bus: given.bus ?? this.bus, history: given.history ?? this.history, presence: given.presence ?? this.presence };
+    return { node: this.node, staleNodes: this.staleNodes, bus: given.bus ?? this.bus, history: given.history ?? this.history, presence: given.presence ?? this.presence };
   }
 
   /**
