@@ -174,13 +174,13 @@ function checkLimit(limit: number | undefined): number {
 type Row = Record<string, SQLInputValue>;
 
 /** Adds `column = ?` for each given field to a WHERE clause. */
-function where(fields: [column: string, value: SQLInputValue | undefined][], extra: string[] = []): { sql: string; params: SQLInputValue[] } {
+function where(fields: [column: string, value: string | undefined][], extra: string[] = []): { sql: string; params: SQLInputValue[] } {
   const clauses = [...extra];
   const params: SQLInputValue[] = [];
   for (const [column, value] of fields) {
     if (value === undefined) continue;
     clauses.push(`${column} = ?`);
-    params.push(value);
+    params.push(storedText(value));
   }
   return { sql: clauses.length > 0 ? ` WHERE ${clauses.join(' AND ')}` : '', params };
 }
@@ -338,14 +338,14 @@ export class SqliteStore implements Store {
       this.statement(
         'INSERT INTO connections (id, node, pid, remote_address, identity_id, user_agent, protocol, codec, connected_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ).run(
-        connection.id,
-        connection.node,
+        storedText(connection.id),
+        storedText(connection.node),
         connection.pid,
-        connection.remoteAddress,
-        connection.identityId ?? null,
-        connection.userAgent,
-        connection.protocol,
-        connection.codec,
+        storedText(connection.remoteAddress),
+        storedText(connection.identityId),
+        storedText(connection.userAgent),
+        storedText(connection.protocol),
+        storedText(connection.codec),
         connection.connectedAt,
         ++this.seq,
       );
@@ -353,14 +353,14 @@ export class SqliteStore implements Store {
   }
 
   private closeValues(close: ConnectionClose): SQLInputValue[] {
-    return [close.code, close.reason, close.bytesIn, close.bytesOut, close.messagesIn, close.messagesOut, close.closedAt];
+    return [close.code, storedText(close.reason), close.bytesIn, close.bytesOut, close.messagesIn, close.messagesOut, close.closedAt];
   }
 
   async connectionClosed(id: string, close: ConnectionClose): Promise<boolean> {
     return this.run(() => {
       const result = this.statement(
         'UPDATE connections SET close_code = ?, close_reason = ?, bytes_in = ?, bytes_out = ?, messages_in = ?, messages_out = ?, closed_at = ? WHERE id = ? AND closed_at IS NULL',
-      ).run(...this.closeValues(close), id);
+      ).run(...this.closeValues(close), storedText(id));
       return Number(result.changes) === 1;
     });
   }
@@ -369,14 +369,14 @@ export class SqliteStore implements Store {
     return this.run(() => {
       const result = this.statement(
         'UPDATE connections SET close_code = ?, close_reason = ?, bytes_in = ?, bytes_out = ?, messages_in = ?, messages_out = ?, closed_at = ? WHERE node = ? AND closed_at IS NULL',
-      ).run(...this.closeValues(close), node);
+      ).run(...this.closeValues(close), storedText(node));
       return Number(result.changes);
     }, true);
   }
 
   async connection(id: string): Promise<ConnectionRecord | undefined> {
     return this.run(() => {
-      const row = this.statement('SELECT * FROM connections WHERE id = ?').get(id) as Row | undefined;
+      const row = this.statement('SELECT * FROM connections WHERE id = ?').get(storedText(id)) as Row | undefined;
       return row === undefined ? undefined : connectionOf(row);
     });
   }
@@ -440,7 +440,7 @@ export class SqliteStore implements Store {
       if (query.connectionId !== undefined) {
         // The connection's records lie within its lifetime (a second of slack either side): the time index
         // then walks only that stretch instead of the whole table.
-        const lifetime = this.statement('SELECT connected_at, closed_at FROM connections WHERE id = ?').get(query.connectionId) as Row | undefined;
+        const lifetime = this.statement('SELECT connected_at, closed_at FROM connections WHERE id = ?').get(storedText(query.connectionId)) as Row | undefined;
         if (lifetime !== undefined) {
           clauses.push('at >= ?');
           params.push((lifetime.connected_at as number) - 1_000);
@@ -464,24 +464,24 @@ export class SqliteStore implements Store {
     await this.run(() => {
       this.statement(
         'INSERT INTO grants (identity_id, grant_set, added, removed, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(identity_id) DO UPDATE SET grant_set = excluded.grant_set, added = excluded.added, removed = excluded.removed, updated_at = excluded.updated_at',
-      ).run(record.identityId, record.set === null ? null : JSON.stringify(record.set), JSON.stringify(record.added), JSON.stringify(record.removed), record.updatedAt);
+      ).run(storedText(record.identityId), record.set === null ? null : JSON.stringify(record.set), JSON.stringify(record.added), JSON.stringify(record.removed), record.updatedAt);
     });
   }
 
   async deleteGrants(identityId: string): Promise<boolean> {
-    return this.run(() => Number(this.statement('DELETE FROM grants WHERE identity_id = ?').run(identityId).changes) === 1);
+    return this.run(() => Number(this.statement('DELETE FROM grants WHERE identity_id = ?').run(storedText(identityId)).changes) === 1);
   }
 
   async disableUser(user: DisabledUser): Promise<void> {
     await this.run(() => {
       this.statement(
         'INSERT INTO disabled_users (identity_id, reason, disabled_at) VALUES (?, ?, ?) ON CONFLICT(identity_id) DO UPDATE SET reason = excluded.reason, disabled_at = excluded.disabled_at',
-      ).run(user.identityId, user.reason, user.disabledAt);
+      ).run(storedText(user.identityId), storedText(user.reason), user.disabledAt);
     });
   }
 
   async enableUser(identityId: string): Promise<boolean> {
-    return this.run(() => Number(this.statement('DELETE FROM disabled_users WHERE identity_id = ?').run(identityId).changes) === 1);
+    return this.run(() => Number(this.statement('DELETE FROM disabled_users WHERE identity_id = ?').run(storedText(identityId)).changes) === 1);
   }
 
   async loadGrants(): Promise<GrantSnapshot> {

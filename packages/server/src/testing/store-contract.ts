@@ -26,6 +26,11 @@ function entry(type: string, at: number, fields: Partial<AuditEntry> = {}): Audi
   return { at, type, node: 'n1', ...fields };
 }
 
+/** `value` with every U+0000 in its text as U+FFFD: what a store that cannot keep one (PostgreSQL) returns. */
+function withoutNul(value: unknown): unknown {
+  return value === undefined ? undefined : (JSON.parse(JSON.stringify(value).replaceAll('\\u0000', '\\ufffd')) as unknown);
+}
+
 /**
  * Registers the store contract tests. `create` returns a new store over empty data, not yet migrated.
  * `reopen`, when the store persists, closes `store` and returns a new store over the same data (the suite
@@ -129,6 +134,28 @@ export function storeContract(name: string, create: () => Promise<Store>, reopen
       assert.equal(await store.closeNode('unknown', crash), 0);
     }));
 
+  test(`${name}: text with a U+0000 is kept whole (a store may write U+FFFD in its place) and found by the queries that name it`, () =>
+    withStore(async (store) => {
+      // A WebSocket close reason or a token's subject may hold one; Node 22's node:sqlite cut a bound string at it.
+      const odd = opened('c\u00001', { node: 'n\u0000x', identityId: 'ada\u0000lovelace', userAgent: 'agent\u0000tail', remoteAddress: '::1\u0000' });
+      await store.connectionOpened(odd);
+      const close = closed({ reason: 'bye\u0000now' });
+      assert.equal(await store.connectionClosed('c\u00001', close), true);
+      assert.deepEqual(withoutNul(await store.connection('c\u00001')), withoutNul({ ...odd, close }));
+      assert.deepEqual(withoutNul(await store.connections({ node: 'n\u0000x' })), withoutNul([{ ...odd, close }]));
+      assert.deepEqual((await store.connections({ identityId: 'ada\u0000lovelace' })).length, 1);
+      await store.connectionOpened(opened('c2', { node: 'n\u0000x' }));
+      assert.equal(await store.closeNode('n\u0000x', closed({ reason: 'died\u0000' })), 1);
+      await store.appendAudit([entry('t', 1, { connectionId: 'c\u00001', identityId: 'ada\u0000lovelace' })]);
+      assert.equal((await store.audit({ connectionId: 'c\u00001' })).length, 1);
+      const grants: GrantRecord = { identityId: 'g\u0000', set: null, added: ['subscribe:a\u0000'], removed: [], updatedAt: 1 };
+      await store.saveGrants(grants);
+      await store.disableUser({ identityId: 'd\u0000', reason: 'why\u0000not', disabledAt: 2 });
+      assert.deepEqual(withoutNul(await store.loadGrants()), withoutNul({ grants: [grants], disabled: [{ identityId: 'd\u0000', reason: 'why\u0000not', disabledAt: 2 }] }));
+      assert.equal(await store.deleteGrants('g\u0000'), true);
+      assert.equal(await store.enableUser('d\u0000'), true);
+    }));
+
   test(`${name}: deleteClosedConnections deletes what closed before the time, never open ones`, () =>
     withStore(async (store) => {
       await store.connectionOpened(opened('early'));
@@ -224,8 +251,7 @@ export function storeContract(name: string, create: () => Promise<Store>, reopen
       const records = (await store.audit({ limit: made.length + 1 })).reverse();
       assert.equal(records.length, made.length);
       // A store may not keep a NUL in text (PostgreSQL): the records are compared with it replaced.
-      const clean = (value: unknown) => JSON.parse(JSON.stringify(value).replaceAll('\\u0000', '\\ufffd')) as unknown;
-      assert.deepEqual(clean(records.map(({ id: _id, ...rest }) => rest)), clean(made));
+      assert.deepEqual(withoutNul(records.map(({ id: _id, ...rest }) => rest)), withoutNul(made));
       const ids = records.map((record) => record.id);
       assert.ok(ids.every((id, i) => i === 0 || id > ids[i - 1]!), 'ids increase in append order');
     }));
