@@ -40,7 +40,9 @@ const plug = definePlug({ name: 'games', rooms: { counter, lobby }, messages: {}
 const ADMIN_TOKEN = 'a-test-admin-token-of-some-length';
 
 function start(options: { adminToken?: string } = {}): Promise<TestServer> {
-  return startTestServer({ plugs: [plug], ...options });
+  // A dropped member keeps its seat longer than the test's CLI runs take on a loaded machine (the default 10 s
+  // ran out in CI between the drop and `rooms inspect`, so the away member was gone).
+  return startTestServer({ plugs: [plug], rooms: { seatHoldMs: 300_000 }, ...options });
 }
 
 /** `switchboard rooms <args>` in `cwd` (a folder without a config file unless the test writes one). */
