@@ -285,7 +285,9 @@ class AgentProcess implements Agent {
   async start(): Promise<void> {
     this.writePidFile();
     const pidFile = this.options.pidFile;
-    this.ledger = new NodeLedger(this.options.nodesFile ?? (pidFile === undefined ? undefined : join(dirname(pidFile), 'agent-nodes.json')));
+    this.ledger = new NodeLedger(this.options.nodesFile ?? (pidFile === undefined ? undefined : join(dirname(pidFile), 'agent-nodes.json')), (error) =>
+      this.log.warn({ err: error }, `the ledger of worker nodes could not be written (${error.message}); a later run may leave a dead worker's connections open in the store`),
+    );
     await this.listenApi();
     cluster.setupPrimary({
       exec: this.options.exec ?? process.argv[1],

@@ -28,9 +28,12 @@ export class NodeLedger {
   private readonly running = new Set<string>();
   private readonly dead = new Set<string>();
   private readonly file: string | undefined;
+  private readonly onError: (error: Error) => void;
 
-  constructor(file?: string) {
+  /** `onError` hears a ledger that could not be written (a full disk): the agent goes on, the file lags. */
+  constructor(file?: string, onError: (error: Error) => void = () => {}) {
     this.file = file;
+    this.onError = onError;
     if (file === undefined) return;
     // Every node of an earlier run is dead by now: its agent is (the pid file says so) and workers exit with it.
     for (const node of nodeList(readIfThere(file))) this.dead.add(node);
@@ -63,14 +66,19 @@ export class NodeLedger {
   private save(): void {
     if (this.file === undefined) return;
     const nodes = [...this.running, ...this.dead];
-    if (nodes.length === 0) {
-      rmSync(this.file, { force: true });
-      return;
+    try {
+      if (nodes.length === 0) {
+        rmSync(this.file, { force: true });
+        return;
+      }
+      // Written aside, then renamed: a kill mid-write leaves the previous ledger, never half of one.
+      mkdirSync(dirname(this.file), { recursive: true });
+      writeFileSync(`${this.file}.tmp`, `${JSON.stringify(nodes)}\n`);
+      renameSync(`${this.file}.tmp`, this.file);
+    } catch (error) {
+      // The ledger only helps a later run close records: it never stops this one from supervising its workers.
+      this.onError(error as Error);
     }
-    // Written aside, then renamed: a kill mid-write leaves the previous ledger, never half of one.
-    mkdirSync(dirname(this.file), { recursive: true });
-    writeFileSync(`${this.file}.tmp`, `${JSON.stringify(nodes)}\n`);
-    renameSync(`${this.file}.tmp`, this.file);
   }
 }
 
