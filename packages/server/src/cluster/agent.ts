@@ -18,8 +18,8 @@ import type { History } from '../stream/history.ts';
 import { MemoryHistory } from '../stream/memory-history.ts';
 import { ClusterHub, type HubPeer, type PeerReport } from './hub.ts';
 import type { IpcPort } from './ipc.ts';
-import { ClusterRegistry, WorkerState, type WorkerInfo } from './registry.ts';
 import { NodeLedger, STALE_NODES_ENV } from './node-ledger.ts';
+import { ClusterRegistry, WorkerState, type WorkerInfo } from './registry.ts';
 import { WORKER_INDEX_ENV, workerNode } from './worker.ts';
 
 /** The codes the agent logs (in the `code` field of its log lines): the cluster's part of `FaultCode`. */
