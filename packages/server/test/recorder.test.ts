@@ -267,6 +267,44 @@ test('a request whose reply never goes out is recorded when its connection close
   release();
 });
 
+test('requests outstanding together each get their own reply, answered in any order; a close records the unanswered ones', async () => {
+  const file = join(dir, `db-${++n}.db`);
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const slow = definePlug({
+    name: 'slow',
+    messages: {
+      'slow.wait': {
+        input: z.object({ n: z.number() }),
+        async handler(data) {
+          await gate;
+          return { n: data.n };
+        },
+      },
+      'slow.never': { input: z.object({ n: z.number() }), handler: () => new Promise<never>(() => {}) },
+    },
+  });
+  await using t = await startTestServer({ ...options(file), plugs: [echo, slow] });
+  const client = await RawClient.connect(t.wsUrl);
+  // Three wait at the gate; a fourth, sent after them, is answered first; then the gate opens.
+  const waiting = [1, 2, 3].map((id) => client.request('slow.wait', { n: id * 10 }));
+  assert.equal((await client.request('echo.say', { n: 4 })).error, undefined);
+  release();
+  await Promise.all(waiting);
+  // Two are never answered; one more is, after them; then the connection dies.
+  client.sendRaw('{"type":"slow.never","id":"a","data":{"n":1}}');
+  client.sendRaw('{"type":"slow.never","id":"b","data":{"n":2}}');
+  assert.equal((await client.request('echo.say', { n: 5 })).error, undefined);
+  client.ws.terminate();
+  await until(async () => (await audit(t.url, '&messageType=slow.never')).length === 2, 'the unanswered requests, at the close');
+  const answered = (await audit(t.url, '&messageType=slow.wait')).map((record) => [(record.data?.payload as { n: number }).n, record.reply?.data]);
+  assert.deepEqual(answered.sort(), [[10, { payload: { n: 10 } }], [20, { payload: { n: 20 } }], [30, { payload: { n: 30 } }]]);
+  const echoes = (await audit(t.url, '&messageType=echo.say')).map((record) => (record.reply?.data as { payload: { n: number } }).payload.n);
+  assert.deepEqual(echoes.sort(), [4, 5]);
+  const unanswered = (await audit(t.url, '&messageType=slow.never')).map((record) => [(record.data?.payload as { n: number }).n, record.reply]);
+  assert.deepEqual(unanswered.sort(), [[1, undefined], [2, undefined]]);
+});
+
 test('steady traffic is written in full batches, not in what arrived during the last write; a lone record waits for flushMs', async () => {
   // A database that takes 10 ms per write, and says how many records each one held.
   const writes: number[] = [];
