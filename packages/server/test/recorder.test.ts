@@ -236,8 +236,8 @@ test('payloads are read from the frames off the message path and redacted howeve
   }
 });
 
-test('a request whose reply never goes out is recorded when its connection closes; one that reuses a waiting id is recorded at once', async () => {
-  const file = join(dir, `db-${++n}.db`);
+/** A plug whose `slow.wait` answers once `release` is called, and whose `slow.never` never answers. */
+function gatedPlug() {
   let release: () => void = () => {};
   const gate = new Promise<void>((resolve) => (release = resolve));
   const slow = definePlug({
@@ -250,8 +250,15 @@ test('a request whose reply never goes out is recorded when its connection close
           return { n: data.n };
         },
       },
+      'slow.never': { input: z.object({ n: z.number() }), handler: () => new Promise<never>(() => {}) },
     },
   });
+  return { slow, release };
+}
+
+test('a request whose reply never goes out is recorded when its connection closes; one that reuses a waiting id is recorded at once', async () => {
+  const file = join(dir, `db-${++n}.db`);
+  const { slow, release } = gatedPlug();
   await using t = await startTestServer({ ...options(file), plugs: [echo, slow] });
   const client = await RawClient.connect(t.wsUrl);
   client.sendRaw('{"type":"slow.wait","id":1,"data":{"n":1}}');
@@ -269,21 +276,7 @@ test('a request whose reply never goes out is recorded when its connection close
 
 test('requests outstanding together each get their own reply, answered in any order; a close records the unanswered ones', async () => {
   const file = join(dir, `db-${++n}.db`);
-  let release: () => void = () => {};
-  const gate = new Promise<void>((resolve) => (release = resolve));
-  const slow = definePlug({
-    name: 'slow',
-    messages: {
-      'slow.wait': {
-        input: z.object({ n: z.number() }),
-        async handler(data) {
-          await gate;
-          return { n: data.n };
-        },
-      },
-      'slow.never': { input: z.object({ n: z.number() }), handler: () => new Promise<never>(() => {}) },
-    },
-  });
+  const { slow, release } = gatedPlug();
   await using t = await startTestServer({ ...options(file), plugs: [echo, slow] });
   const client = await RawClient.connect(t.wsUrl);
   // Three wait at the gate; a fourth, sent after them, is answered first; then the gate opens.

@@ -19,7 +19,7 @@ export function staleNodesOf(env: NodeJS.ProcessEnv = process.env): string[] {
  * killed with its workers (a kill of the process group, a reboot) hands them all to the next run's workers.
  *
  * @example
- * const ledger = new NodeLedger('data/agent.nodes');
+ * const ledger = new NodeLedger('data/agent-nodes.json');
  * ledger.started('build-7/w0-4711');
  * ledger.exited('build-7/w0-4711', false); // it died: its records are left open
  * ledger.stale();                          // ['build-7/w0-4711'], for the replacement to close

@@ -110,6 +110,8 @@ class AuditInserts {
   /** Inserts `rows` rows whose values, `AUDIT_WIDTH` per row (`auditValues`), are `values`. */
   insert(values: readonly SQLInputValue[], rows: number): void {
     const marks = this.marks;
+    const bound = this.bound;
+    bound.length = 0;
     let key = String(rows);
     for (let column = 0; column < AUDIT_WIDTH; column++) {
       const first = values[column];
@@ -119,11 +121,9 @@ class AuditInserts {
       if (shared && first === null) mark = 'NULL';
       else if (shared && typeof first === 'string' && LITERAL_COLUMNS.has(column) && LITERAL.test(first)) mark = `'${first}'`;
       marks[column] = mark;
+      if (mark === '?') bound.push(column);
       key += `,${mark}`;
     }
-    const bound = this.bound;
-    bound.length = 0;
-    for (let column = 0; column < AUDIT_WIDTH; column++) if (marks[column] === '?') bound.push(column);
     // An array per length, filled by index: one emptied and pushed into again for every statement cost more.
     const count = rows * bound.length;
     let args = this.args[count];
@@ -437,14 +437,16 @@ export class SqliteStore implements Store {
     await this.run((db) => {
       const inserts = (this.auditInserts ??= new AuditInserts(db));
       const values = inserts.values;
-      for (let i = 0; i < entries.length; i += AUDIT_ROWS_PER_INSERT) {
-        const rows = Math.min(AUDIT_ROWS_PER_INSERT, entries.length - i);
-        for (let row = 0; row < rows; row++) auditValues(entries[i + row]!, values, row * AUDIT_WIDTH);
-        try {
+      try {
+        for (let i = 0; i < entries.length; i += AUDIT_ROWS_PER_INSERT) {
+          const rows = Math.min(AUDIT_ROWS_PER_INSERT, entries.length - i);
+          // Every column of each row is written: what an earlier statement left in the array is never bound.
+          for (let row = 0; row < rows; row++) auditValues(entries[i + row]!, values, row * AUDIT_WIDTH);
           inserts.insert(values, rows);
-        } finally {
-          values.fill(null);
         }
+      } finally {
+        // Kept for the next batch: not this one's frames.
+        values.fill(null);
       }
     }, true);
   }
