@@ -1,7 +1,9 @@
 // Scenario 7: the audit's cost. Request/reply through the plug pipeline as in scenario 1, in three servers side by
 // side: auditing off (no store), every message recorded into SQLite (a temporary file), and into PostgreSQL (a
-// throwaway server on loopback; skipped, loudly, without its binaries). Measured in rotating one-second windows;
-// after each audited window the recorder is let catch up, so its writes do not land in the next server's window.
+// throwaway server on loopback; skipped, loudly, without its binaries). Measured in one-second windows, each audited
+// server's between two of the server without auditing, and compared with those two: this machine's speed drifts by
+// up to 2x within a minute, and only windows side by side see the same machine. After each audited window the
+// recorder is let catch up, so its writes do not land in the next window.
 // At the end every audit row is counted against the requests the generators sent and the replies they got.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -74,6 +76,8 @@ interface Figures {
   maxMs: number;
   errors: Record<string, number>;
   windows: number[];
+  /** Each window's round trips/s against the mean of the "off" windows just before and after it (audited sides). */
+  paired: number[];
   serverCpuPercent: number;
   /** The server's CPU per round trip: its main thread's, and its other threads' (the writer thread's, mostly). */
   mainUsPerRoundTrip: number;
@@ -129,10 +133,31 @@ interface Accounting {
 
 const WINDOW_RAMP_MS = 200;
 
-/** The order of the sides in window `i`: rotated by one each window, and reversed every other round. */
+/** The order of the audited sides (1 … sides-1) in round `i`: rotated by one each round. */
 function orderOf(i: number, sides: number): number[] {
-  const rotated = Array.from({ length: sides }, (_, k) => (k + i) % sides);
-  return Math.floor(i / sides) % 2 === 1 ? rotated.reverse() : rotated;
+  return Array.from({ length: sides - 1 }, (_, k) => 1 + ((k + i) % (sides - 1)));
+}
+
+/** The middle value (the mean of the middle two for an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/**
+ * Each audited window's round trips/s against the mean of the "off" windows on either side of it in `timeline`
+ * (the windows in the order they ran, every audited one between two of "off").
+ */
+function pairedRatios(timeline: readonly { side: SideName; rate: number }[], name: SideName): number[] {
+  const ratios: number[] = [];
+  for (let i = 1; i < timeline.length - 1; i++) {
+    const [before, window, after] = [timeline[i - 1]!, timeline[i]!, timeline[i + 1]!];
+    if (window.side !== name || before.side !== 'off' || after.side !== 'off') continue;
+    ratios.push(window.rate / ((before.rate + after.rate) / 2));
+  }
+  return ratios;
 }
 
 async function startSide(name: SideName, config: BenchConfig, env: NodeJS.ProcessEnv): Promise<Side> {
@@ -157,7 +182,7 @@ function cpuOf(pids: number[]): number {
   return pids.reduce((sum, pid) => sum + (processCpuUs(pid) ?? 0), 0);
 }
 
-async function measureWindow(side: Side, durationMs: number, pids: () => (number | undefined)[], storePids: number[]): Promise<void> {
+async function measureWindow(side: Side, durationMs: number, pids: () => (number | undefined)[], storePids: number[]): Promise<number> {
   await side.generator.call('requests.start');
   await sleep(WINDOW_RAMP_MS);
   await side.server.child.call('eventLoop.reset');
@@ -182,9 +207,10 @@ async function measureWindow(side: Side, durationMs: number, pids: () => (number
   side.mainPreemptions += preemptedAfter - preemptedBefore;
   side.storeCpuUs += storeAfter - storeBefore;
   side.wallMs += after.atMs - before.atMs;
+  return m.completed / Math.max(1e-3, m.elapsedMs / 1000);
 }
 
-function figures(side: Side): Figures {
+function figures(side: Side, timeline: readonly { side: SideName; rate: number }[]): Figures {
   const histogram = Histogram.merge(side.measured.map((m) => m.histogram));
   const completed = side.measured.reduce((n, m) => n + m.completed, 0);
   const elapsedMs = side.measured.reduce((n, m) => n + m.elapsedMs, 0);
@@ -199,6 +225,7 @@ function figures(side: Side): Figures {
     maxMs: ms(histogram.max),
     errors,
     windows: side.measured.map((m) => Math.round(m.completed / Math.max(1e-3, m.elapsedMs / 1000))),
+    paired: pairedRatios(timeline, side.name),
     serverCpuPercent: (100 * side.serverCpuUs) / 1000 / Math.max(1, side.wallMs),
     mainUsPerRoundTrip: side.mainCpuUs / Math.max(1, completed),
     otherUsPerRoundTrip: (side.serverCpuUs - side.mainCpuUs) / Math.max(1, completed),
@@ -298,8 +325,12 @@ export async function runAudit(config: BenchConfig): Promise<ScenarioResult> {
   const sides: Side[] = [];
   const accounting = new Map<SideName, Accounting>();
   const sustained = new Map<SideName, Sustained>();
+  /** The "off" server's uninterrupted runs: one first, then one after each audited server's. */
+  const offRuns: Sustained[] = [];
+  /** Every window's round trips/s, in the order they ran. */
+  const timeline: { side: SideName; rate: number }[] = [];
   try {
-    pg = await startPostgres();
+    pg = process.env.SB_BENCH_POSTGRES === '0' ? 'SB_BENCH_POSTGRES=0 was set' : await startPostgres();
     sides.push(await startSide('off', config, {}));
     sides.push(await startSide('discard', config, { SB_BENCH_STORE: 'discard' }));
     sides.push(await startSide('sqlite', config, { SB_BENCH_STORE: `sqlite:${sqliteFile}` }));
@@ -315,19 +346,29 @@ export async function runAudit(config: BenchConfig): Promise<ScenarioResult> {
     // PostgreSQL's processes (the store's backends among them): they count as the bench's own, not as other processes.
     const pgPids = () => postgres?.pids() ?? [];
     const pids = () => [...sides.flatMap((side) => [side.server.child.pid, side.generator.pid]), ...pgPids()];
+    // off, A, off, B, off, C, off, B, off, … : every audited window between two of "off".
+    const measure = async (side: Side): Promise<void> => {
+      // PostgreSQL's processes are measured in every server's windows: in the others' their background work
+      // (checkpoints, autovacuum of what the postgres server wrote) would disturb the figures.
+      timeline.push({ side: side.name, rate: await measureWindow(side, c.windowMs, pids, pgPids()) });
+      if (!audited(side)) return;
+      const settled = await settle(side, c.settleTimeoutMs);
+      side.settleMs.push(settled.ms);
+      side.queuedAtEnd.push(settled.stats?.queued ?? NaN);
+    };
+    await measure(sides[0]!);
     for (let i = 0; i < c.windows; i++) {
       for (const index of orderOf(i, sides.length)) {
-        const side = sides[index]!;
-        // PostgreSQL's processes are measured in every server's windows: in the others' their background work
-        // (checkpoints, autovacuum of what the postgres server wrote) would disturb the figures.
-        await measureWindow(side, c.windowMs, pids, pgPids());
-        if (!audited(side)) continue;
-        const settled = await settle(side, c.settleTimeoutMs);
-        side.settleMs.push(settled.ms);
-        side.queuedAtEnd.push(settled.stats?.queued ?? NaN);
+        await measure(sides[index]!);
+        await measure(sides[0]!);
       }
     }
-    for (const side of sides) sustained.set(side.name, await sustain(side, c, pids()));
+    // The same for the uninterrupted runs: each audited one between two of "off".
+    offRuns.push(await sustain(sides[0]!, c, pids()));
+    for (const side of sides.slice(1)) {
+      sustained.set(side.name, await sustain(side, c, pids()));
+      offRuns.push(await sustain(sides[0]!, c, pids()));
+    }
     for (const side of sides) if (audited(side)) accounting.set(side.name, await account(side, c.settleTimeoutMs));
   } finally {
     for (const side of sides) await stopAll(side.server, [side.generator]);
@@ -335,26 +376,33 @@ export async function runAudit(config: BenchConfig): Promise<ScenarioResult> {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  const off = figures(sides[0]!);
-  const offSustained = sustained.get('off')!;
+  const off = figures(sides[0]!, timeline);
+  /** The mean round trips/s of the "off" windows beside a side's windows. */
+  const offBeside = (name: SideName): number => {
+    const rates = timeline.flatMap((w, i) => (w.side === name ? [timeline[i - 1]!.rate, timeline[i + 1]!.rate] : []));
+    return rates.reduce((a, b) => a + b, 0) / Math.max(1, rates.length);
+  };
+  const spread = (ratios: readonly number[]) =>
+    `${median(ratios).toFixed(2)}x (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;
   const rows: Row[] = [];
   const notes: string[] = [];
   const scenario = '7 audit';
   const perRoundTrip = (f: { mainUsPerRoundTrip: number; otherUsPerRoundTrip: number }) =>
     `per round trip ${f.mainUsPerRoundTrip.toFixed(1)} µs on the main thread, ${f.otherUsPerRoundTrip.toFixed(1)} µs on its other threads`;
   const describeSide = (name: string, f: Figures) =>
-    `${name.padEnd(8)} windows ${f.windows.map((n) => n.toLocaleString('en-US')).join(', ')} round trips/s; p50 ${f.p50Ms.toFixed(2)} ms, p99 ${f.p99Ms.toFixed(2)} ms, max ${f.maxMs.toFixed(1)} ms; ` +
+    `${name.padEnd(8)} windows ${f.windows.map((n) => n.toLocaleString('en-US')).join(', ')} round trips/s${f.paired.length > 0 ? ` (against the off windows beside each: ${f.paired.map((r) => `${r.toFixed(2)}x`).join(', ')})` : ''}; p50 ${f.p50Ms.toFixed(2)} ms, p99 ${f.p99Ms.toFixed(2)} ms, max ${f.maxMs.toFixed(1)} ms; ` +
     `server event-loop delay p99 ${f.loopP99Ms.map((t) => t.toFixed(1)).join('/')} ms, max ${f.loopMaxMs.map((t) => t.toFixed(0)).join('/')} ms; ` +
     `server CPU ${f.serverCpuPercent.toFixed(0)}% (${perRoundTrip(f)}; its main thread preempted ${f.mainPreemptionsPerThousand.toFixed(1)} times per 1,000)${name === 'postgres' ? `, PostgreSQL ${f.storeCpuPercent.toFixed(0)}%` : `, PostgreSQL's background ${f.storeCpuPercent.toFixed(0)}%`}, generator ${f.generatorCpuPercent.toFixed(0)}%` +
     (f.settleMs.length > 0 ? `; the recorder caught up ${f.settleMs.map((t) => t.toFixed(0)).join(', ')} ms after each window` : '') +
     (Object.keys(f.errors).length > 0 ? `; errors ${JSON.stringify(f.errors)}` : '') +
     `; worst window ${describeCpu(f.machine.reduce((a, b) => ((b?.otherPercent ?? 0) > (a?.otherPercent ?? 0) ? b : a), f.machine[0]))}`;
   notes.push(
-    `${c.clients} clients per server, one bench.echo outstanding each; ${c.windows} windows of ${c.windowMs / 1000} s per server after ${c.warmupMs / 1000} s warm-up, rotating order; ` +
-      `audit defaults (batchSize 500, flushMs 200, maxQueue 50,000, payloads kept, no spool); SQLite in a temporary file (WAL, synchronous NORMAL), ` +
+    `${c.clients} clients per server, one bench.echo outstanding each; after ${c.warmupMs / 1000} s warm-up, ${c.windows} windows of ${c.windowMs / 1000} s per audited server, each between two windows of "off" and compared with their mean (the ratio is the median of those, with its range), the audited servers' order rotating; ` +
+      `then ${c.sustainMs / 1000} s uninterrupted per server, each audited run between two of "off"; ` +
+      `${process.env.SB_BENCH_AUDIT ? `audit options SB_BENCH_AUDIT=${process.env.SB_BENCH_AUDIT} over the defaults` : 'audit defaults (batchSize 500, flushMs 200, maxQueue 50,000, payloads kept, no spool)'}; SQLite in a temporary file (WAL, synchronous NORMAL), ` +
       `PostgreSQL ${typeof pg === 'string' || pg === undefined ? '(none)' : `(${pg.version}, default durability: fsync and synchronous_commit on)`} on 127.0.0.1`,
     describeSide('off', off),
-    `off uninterrupted ${c.sustainMs / 1000} s: ${Math.round(offSustained.roundTripsPerSec).toLocaleString('en-US')} round trips/s, p99 ${offSustained.p99Ms.toFixed(1)} ms; ${perRoundTrip(offSustained)}; ${describeCpu(offSustained.machine)}`,
+    `off uninterrupted ${c.sustainMs / 1000} s, ${offRuns.length} runs: ${offRuns.map((run) => Math.round(run.roundTripsPerSec).toLocaleString('en-US')).join(', ')} round trips/s, p99 ${offRuns.map((run) => run.p99Ms.toFixed(1)).join('/')} ms; first run: ${perRoundTrip(offRuns[0]!)}; ${describeCpu(offRuns[0]!.machine)}`,
   );
   for (const name of ['discard', 'sqlite', 'postgres'] as const) {
     const label = { discard: 'no database', sqlite: 'SQLite', postgres: 'PostgreSQL' }[name];
@@ -367,19 +415,23 @@ export async function runAudit(config: BenchConfig): Promise<ScenarioResult> {
       notes.push(`${'!'.repeat(20)} PostgreSQL row SKIPPED: ${reason} ${'!'.repeat(20)}`);
       continue;
     }
-    const f = figures(side);
+    const f = figures(side, timeline);
     const a = accounting.get(name)!;
     const sus = sustained.get(name)!;
-    const throughput = f.roundTripsPerSec / off.roundTripsPerSec;
+    const throughput = median(f.paired);
+    // This side's uninterrupted run lies between the "off" runs k-1 and k.
+    const k = sides.indexOf(side);
+    const offAround = (offRuns[k - 1]!.roundTripsPerSec + offRuns[k]!.roundTripsPerSec) / 2;
+    const sustainedRatio = sus.roundTripsPerSec / offAround;
     const errorCount = Object.values(f.errors).reduce((x, y) => x + y, 0);
     rows.push(
       {
         scenario: `${scenario}, ${label}`,
-        figure: name === 'discard' ? 'round trips/s, recorder into a store that discards' : 'round trips/s, audited vs off',
+        figure: name === 'discard' ? 'round trips/s, recorder into a store that discards, vs off beside it' : 'round trips/s, audited vs off beside it',
         unit: 'msg/s',
         switchboard: f.roundTripsPerSec,
-        baseline: off.roundTripsPerSec,
-        compare: `${throughput.toFixed(2)}x`,
+        baseline: offBeside(name),
+        compare: spread(f.paired),
         target,
         pass: target ? throughput >= 0.8 && errorCount === 0 : null,
       },
@@ -400,10 +452,10 @@ export async function runAudit(config: BenchConfig): Promise<ScenarioResult> {
         figure: `round trips/s over ${c.sustainMs / 1000} s uninterrupted`,
         unit: 'msg/s',
         switchboard: sus.roundTripsPerSec,
-        baseline: offSustained.roundTripsPerSec,
-        compare: `${(sus.roundTripsPerSec / offSustained.roundTripsPerSec).toFixed(2)}x`,
+        baseline: offAround,
+        compare: `${sustainedRatio.toFixed(2)}x`,
         target,
-        pass: target ? sus.roundTripsPerSec / offSustained.roundTripsPerSec >= 0.8 : null,
+        pass: target ? sustainedRatio >= 0.8 : null,
       },
       { scenario: `${scenario}, ${label}`, figure: `recorder queue, most over those ${c.sustainMs / 1000} s`, unit: 'count', switchboard: sus.maxQueued, baseline: null, compare: `caught up in ${(sus.settleMs / 1000).toFixed(1)} s`, target: '', pass: null },
       { scenario: `${scenario}, ${label}`, figure: 'records dropped by the recorder', unit: 'count', switchboard: a.settled.stats?.dropped ?? null, baseline: null, compare: '', target: '0', pass: (a.settled.stats?.dropped ?? 1) === 0 },
@@ -411,7 +463,7 @@ export async function runAudit(config: BenchConfig): Promise<ScenarioResult> {
     const s = a.settled.stats;
     notes.push(
       describeSide(name, f),
-      `${name} uninterrupted ${c.sustainMs / 1000} s: ${Math.round(sus.roundTripsPerSec).toLocaleString('en-US')} round trips/s (off: ${Math.round(offSustained.roundTripsPerSec).toLocaleString('en-US')}), p99 ${sus.p99Ms.toFixed(1)} ms; ` +
+      `${name} uninterrupted ${c.sustainMs / 1000} s: ${Math.round(sus.roundTripsPerSec).toLocaleString('en-US')} round trips/s (off before and after: ${Math.round(offRuns[k - 1]!.roundTripsPerSec).toLocaleString('en-US')}, ${Math.round(offRuns[k]!.roundTripsPerSec).toLocaleString('en-US')}), p99 ${sus.p99Ms.toFixed(1)} ms; ` +
         `recorder queue up to ${sus.maxQueued.toLocaleString('en-US')} (sampled every ${SAMPLE_MS} ms; ${sus.lastQueued.toLocaleString('en-US')} at the end), caught up ${sus.settled ? `${(sus.settleMs / 1000).toFixed(1)} s` : 'NOT'} after the load stopped; ` +
         `dropped ${sus.droppedAfter - sus.droppedBefore} meanwhile; ${perRoundTrip(sus)}; ${describeCpu(sus.machine)}${Object.keys(sus.errors).length > 0 ? `; errors ${JSON.stringify(sus.errors)}` : ''}`,
       `${name} accounting: ${a.sent.toLocaleString('en-US')} requests sent and ${a.replies.toLocaleString('en-US')} replies received (all windows and the warm-up); ` +
@@ -433,7 +485,7 @@ export async function runAudit(config: BenchConfig): Promise<ScenarioResult> {
   if (off.machine.some((m) => (m?.otherPercent ?? 0) > DISTURBED_PERCENT)) notes.push(`WARNING (off): other processes took over ${DISTURBED_PERCENT}% of a core in some windows; the figures are disturbed`);
   return {
     rows,
-    details: { off, sustained: Object.fromEntries(sustained), sides: Object.fromEntries(sides.map((side) => [side.name, figures(side)])), accounting: Object.fromEntries(accounting), postgres: typeof pg === 'string' ? { skipped: pg } : pg?.version },
+    details: { off, offRuns, timeline, sustained: Object.fromEntries(sustained), sides: Object.fromEntries(sides.map((side) => [side.name, figures(side, timeline)])), accounting: Object.fromEntries(accounting), postgres: typeof pg === 'string' ? { skipped: pg } : pg?.version },
     notes,
   };
 }

@@ -1,7 +1,8 @@
 // Server-under-test child: a Switchboard server with the bench plug (and its one resource), a global beforeHandle and
 // afterHandle hook and its always-on metrics, driven over IPC by bench/run.ts. Three variants, chosen by the parent
 // through the environment: SB_BENCH_ROOMS=1 adds the room kinds of scenario 6 (rooms-plug.ts),
-// SB_BENCH_STORE=discard, sqlite:<file> or postgres:<url> records into a store with the audit on (scenario 7), and
+// SB_BENCH_STORE=discard, sqlite:<file> or postgres:<url> records into a store with the audit on (scenario 7; the
+// `audit` options are the defaults, or the JSON object SB_BENCH_AUDIT, passed on from the bench's environment), and
 // SB_BENCH_REDIS=<url> makes it a node of a cluster on Redis (RedisBus, RedisHistory, RedisPresence under the key
 // prefix SB_BENCH_REDIS_PREFIX; its node name SB_BENCH_NODE): scenario 8, which also sets SB_BENCH_HISTORY=1 (the
 // channels bench-h… keep history) on its nodes.
@@ -89,6 +90,7 @@ const base: ServerOptions = {
   plugs: withRooms ? [bench, benchRooms] : [bench],
   ...(withRooms ? { rooms: { maxInstances: 50_000 } } : {}),
   ...(store ? { store, node: 'bench' } : {}),
+  ...(store && process.env.SB_BENCH_AUDIT ? { audit: JSON.parse(process.env.SB_BENCH_AUDIT) as ServerOptions['audit'] } : {}),
   ...redisOptions,
   ...(process.env.SB_BENCH_HISTORY === '1' ? { channels: BENCH_HISTORY_CHANNELS } : {}),
   hooks,

@@ -1,8 +1,7 @@
 // What an audit record keeps of a message's payload, worked out where the record is written (the recorder's
 // writer thread, usually) rather than on the message path: the message path hands over the frame's text as it
 // went over the wire, and this drops it, keeps it, or (when a redacted field may be in it) parses and redacts it.
-import { auditFrameData, auditReplyData } from '../store/store.ts';
-import type { Job } from './record-writer.ts';
+import { auditFrameData, auditReplyData, type AuditEntry } from '../store/store.ts';
 
 /** What the recorder keeps of payloads, and what it hides. */
 export interface RedactOptions {
@@ -31,14 +30,14 @@ function redactValue(value: unknown, fields: ReadonlySet<string>, depth = 0): un
 }
 
 /**
- * Applies a `PayloadPolicy` to jobs. A message seen as text carries it as `entry.frame` (the JSON sent or
+ * Applies a `PayloadPolicy` to audit entries. A message seen as text carries it as `entry.frame` (the JSON sent or
  * received; a request's reply as `entry.reply.frame`): kept as it is when no redacted field can be in it —
  * the store reads `data.payload` from it — and otherwise parsed, redacted and turned into `data.payload`.
  * A job with `data.payload` already (a binary codec's message, a server event) is redacted alike.
  *
  * @example
  * const payloads = new Payloads({ payloads: true, redact: { types: ['$auth'], fields: ['password'] } });
- * payloads.prepare({ kind: 'audit', entry: { ...entry, frame: '{"type":"login","id":1,"data":{"password":"x"}}' } });
+ * payloads.prepare({ ...entry, frame: '{"type":"login","id":1,"data":{"password":"x"}}' });
  */
 export class Payloads {
   private readonly keep: boolean;
@@ -63,15 +62,13 @@ export class Payloads {
     return this.keep && (type === undefined || !this.hidden.has(type));
   }
 
-  /** The job as it is written: payloads (the message's, its reply's) dropped or redacted. */
-  prepare(job: Job): Job {
-    if (job.kind !== 'audit') return job;
-    const entry = job.entry;
+  /** The entry as it is written: payloads (the message's, its reply's) dropped or redacted; itself when unchanged. */
+  prepare(entry: AuditEntry): AuditEntry {
     const keep = this.keeps(entry.messageType);
     const prepared = this.message(entry, keep, (frame, data) => auditFrameData(entry.type, frame, data));
     const reply = entry.reply === undefined ? undefined : this.message(entry.reply, keep, auditReplyData);
-    if (prepared === entry && reply === entry.reply) return job;
-    return { kind: 'audit', entry: reply === undefined ? prepared : { ...prepared, reply } };
+    if (prepared === entry && reply === entry.reply) return entry;
+    return reply === undefined ? prepared : { ...prepared, reply };
   }
 
   /** A message's `frame` kept, dropped, or parsed and redacted into `data.payload`; a `data.payload` redacted. */

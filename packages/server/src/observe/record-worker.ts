@@ -5,7 +5,7 @@ import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Store } from '../store/store.ts';
 import { Payloads } from './audit-payload.ts';
-import { unpackJobs, writeJobs, WRITER_NICENESS, type FromRecordWorker, type RecordWorkerData, type ToRecordWorker } from './record-writer.ts';
+import { preparedJob, unpackJobs, writeJobs, WRITER_NICENESS, type FromRecordWorker, type RecordWorkerData, type ToRecordWorker } from './record-writer.ts';
 
 // Writing the audit is background work: this thread yields the CPU to the event loop (and to everything else
 // the machine runs at the normal priority) and takes what is left. When it was as eager as the event loop,
@@ -35,7 +35,7 @@ port.on('message', (message: ToRecordWorker) => {
   tail = tail.then(async () => {
     let answer: FromRecordWorker;
     try {
-      if (message.t === 'write') await writeJobs(store, unpackJobs(message.packed).map((job) => payloads.prepare(job)));
+      if (message.t === 'write') await writeJobs(store, unpackJobs(message.packed).map((job) => preparedJob(payloads, job)));
       else await store.close();
       answer = { t: 'done', seq: message.seq };
     } catch (error) {

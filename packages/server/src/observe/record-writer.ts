@@ -251,10 +251,17 @@ export interface RecordWorkerData {
 export type ToRecordWorker = { t: 'write'; seq: number; packed: PackedJobs } | { t: 'close'; seq: number };
 export type FromRecordWorker = { t: 'done'; seq: number } | { t: 'failed'; seq: number; message: string };
 
+/** A job as it is written: an audit entry's payloads dropped or redacted (`Payloads.prepare`); itself when unchanged. */
+export function preparedJob(payloads: Payloads, job: Job): Job {
+  if (job.kind !== 'audit') return job;
+  const entry = payloads.prepare(job.entry);
+  return entry === job.entry ? job : { kind: 'audit', entry };
+}
+
 /** On this thread: the store itself, payloads prepared here. */
 export function inlineWriter(store: Store, policy: PayloadPolicy): RecordWriter {
   const payloads = new Payloads(policy);
-  return { write: (jobs) => writeJobs(store, jobs.map((job) => payloads.prepare(job))), close: async () => {} };
+  return { write: (jobs) => writeJobs(store, jobs.map((job) => preparedJob(payloads, job))), close: async () => {} };
 }
 
 /**

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { AuditEntry, ConnectionClose, ConnectionOpen, Store } from '../store/store.ts';
 import { FaultCode } from './faults.ts';
 import { Payloads, type RedactOptions } from './audit-payload.ts';
-import { inlineWriter, ThreadWriter, type Job, type RecordWriter } from './record-writer.ts';
+import { inlineWriter, preparedJob, ThreadWriter, type Job, type RecordWriter } from './record-writer.ts';
 
 export type { RedactOptions } from './audit-payload.ts';
 
@@ -216,7 +216,7 @@ export class Recorder {
       this.spool.on('error', (error) => this.options.log.error({ err: error, spool: file }, 'writing the audit spool failed'));
     }
     for (const job of jobs) {
-      const line = `${JSON.stringify(this.payloads.prepare(job))}\n`;
+      const line = `${JSON.stringify(preparedJob(this.payloads, job))}\n`;
       if (this.spoolBytes + line.length > this.options.maxSpoolBytes) {
         this.drop(1, cause);
         continue;
