@@ -14,7 +14,7 @@ import { Histogram, type HistogramData } from '../lib/histogram.ts';
 import type { Child } from '../lib/ipc.ts';
 import { CpuWindow, describeCpu, processCpuUs, threadCpuUs, threadPreemptions, type CpuUse } from '../lib/machine.ts';
 import { startPostgres, type BenchPostgres } from '../lib/postgres.ts';
-import { connectAll, ms, startGenerator, startServer, stopAll, type Row, type ScenarioResult, type Server } from './common.ts';
+import { connectAll, median, ms, perSecond, startGenerator, startServer, stopAll, type Row, type ScenarioResult, type Server } from './common.ts';
 import { DISTURBED_PERCENT } from './fanout.ts';
 
 type SideName = 'off' | 'discard' | 'sqlite' | 'postgres';
@@ -138,26 +138,18 @@ function orderOf(i: number, sides: number): number[] {
   return Array.from({ length: sides - 1 }, (_, k) => 1 + ((k + i) % (sides - 1)));
 }
 
-/** The middle value (the mean of the middle two for an even count); NaN for none. */
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
 /**
- * Each audited window's round trips/s against the mean of the "off" windows on either side of it in `timeline`
- * (the windows in the order they ran, every audited one between two of "off").
+ * Each window of `name` in `timeline` (the windows in the order they ran, every audited one between two of
+ * "off"): its round trips/s, and the mean of the "off" windows on either side of it.
  */
-function pairedRatios(timeline: readonly { side: SideName; rate: number }[], name: SideName): number[] {
-  const ratios: number[] = [];
+function besideOff(timeline: readonly { side: SideName; rate: number }[], name: SideName): { rate: number; off: number }[] {
+  const windows: { rate: number; off: number }[] = [];
   for (let i = 1; i < timeline.length - 1; i++) {
     const [before, window, after] = [timeline[i - 1]!, timeline[i]!, timeline[i + 1]!];
     if (window.side !== name || before.side !== 'off' || after.side !== 'off') continue;
-    ratios.push(window.rate / ((before.rate + after.rate) / 2));
+    windows.push({ rate: window.rate, off: (before.rate + after.rate) / 2 });
   }
-  return ratios;
+  return windows;
 }
 
 async function startSide(name: SideName, config: BenchConfig, env: NodeJS.ProcessEnv): Promise<Side> {
@@ -207,7 +199,7 @@ async function measureWindow(side: Side, durationMs: number, pids: () => (number
   side.mainPreemptions += preemptedAfter - preemptedBefore;
   side.storeCpuUs += storeAfter - storeBefore;
   side.wallMs += after.atMs - before.atMs;
-  return m.completed / Math.max(1e-3, m.elapsedMs / 1000);
+  return perSecond(m.completed, m.elapsedMs);
 }
 
 function figures(side: Side, timeline: readonly { side: SideName; rate: number }[]): Figures {
@@ -219,13 +211,13 @@ function figures(side: Side, timeline: readonly { side: SideName; rate: number }
   const closed = Math.max(0, ...side.measured.map((m) => m.closed));
   if (closed > 0) errors.connections_closed = closed;
   return {
-    roundTripsPerSec: completed / Math.max(1e-3, elapsedMs / 1000),
+    roundTripsPerSec: perSecond(completed, elapsedMs),
     p50Ms: ms(histogram.percentile(0.5)),
     p99Ms: ms(histogram.percentile(0.99)),
     maxMs: ms(histogram.max),
     errors,
-    windows: side.measured.map((m) => Math.round(m.completed / Math.max(1e-3, m.elapsedMs / 1000))),
-    paired: pairedRatios(timeline, side.name),
+    windows: side.measured.map((m) => Math.round(perSecond(m.completed, m.elapsedMs))),
+    paired: besideOff(timeline, side.name).map((w) => w.rate / w.off),
     serverCpuPercent: (100 * side.serverCpuUs) / 1000 / Math.max(1, side.wallMs),
     mainUsPerRoundTrip: side.mainCpuUs / Math.max(1, completed),
     otherUsPerRoundTrip: (side.serverCpuUs - side.mainCpuUs) / Math.max(1, completed),
@@ -267,7 +259,7 @@ async function sustain(side: Side, c: BenchConfig['audit'], pids: (number | unde
   const settled = audited(side) ? await settle(side, c.settleTimeoutMs) : { ms: 0, settled: true, stats: undefined };
   const histogram = Histogram.merge([m.histogram]);
   return {
-    roundTripsPerSec: m.completed / Math.max(1e-3, m.elapsedMs / 1000),
+    roundTripsPerSec: perSecond(m.completed, m.elapsedMs),
     p99Ms: ms(histogram.percentile(0.99)),
     errors: m.errors,
     maxQueued,
@@ -379,8 +371,8 @@ export async function runAudit(config: BenchConfig): Promise<ScenarioResult> {
   const off = figures(sides[0]!, timeline);
   /** The mean round trips/s of the "off" windows beside a side's windows. */
   const offBeside = (name: SideName): number => {
-    const rates = timeline.flatMap((w, i) => (w.side === name ? [timeline[i - 1]!.rate, timeline[i + 1]!.rate] : []));
-    return rates.reduce((a, b) => a + b, 0) / Math.max(1, rates.length);
+    const windows = besideOff(timeline, name);
+    return windows.reduce((sum, w) => sum + w.off, 0) / Math.max(1, windows.length);
   };
   const spread = (ratios: readonly number[]) =>
     `${median(ratios).toFixed(2)}x (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;

@@ -58,6 +58,17 @@ export function split(total: number, parts: number): number[] {
 
 export const ms = (us: number): number => us / 1000;
 
+/** `count` over `elapsedMs`, per second (a zero duration counts as 1 µs). */
+export const perSecond = (count: number, elapsedMs: number): number => count / Math.max(1e-3, elapsedMs / 1000);
+
+/** The middle value (the mean of the middle two for an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 /** A server child, Switchboard or the raw ws baseline. */
 export interface Server {
   kind: ServerKind;

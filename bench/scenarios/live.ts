@@ -6,7 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { BenchConfig } from '../lib/config.ts';
 import { Child } from '../lib/ipc.ts';
 import { CpuWindow, describeCpu, type CpuUse } from '../lib/machine.ts';
-import { FanoutRig, startServer, stopAll, type Row, type ScenarioResult, type Server, type StepResult } from './common.ts';
+import { FanoutRig, median, startServer, stopAll, type Row, type ScenarioResult, type Server, type StepResult } from './common.ts';
 import { describe, DISTURBED_PERCENT, searchMaxRates, type SearchResult, type Step, type StepMessage } from './fanout.ts';
 
 const RESOURCE = 'items';
@@ -176,13 +176,6 @@ async function recovery(config: BenchConfig): Promise<{ rounds: Round[]; equal: 
   } finally {
     await stopAll(server, [client]);
   }
-}
-
-function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function ratio(a: number, b: number): string {

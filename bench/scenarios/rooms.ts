@@ -9,7 +9,7 @@ import { Histogram, type HistogramData } from '../lib/histogram.ts';
 import { Child } from '../lib/ipc.ts';
 import { CpuWindow, describeCpu, type CpuUse } from '../lib/machine.ts';
 import type { Usage } from '../servers/control.ts';
-import { cpuPercent, ms, split, startServer, stopAll, type Row, type ScenarioResult, type Server } from './common.ts';
+import { cpuPercent, median, ms, perSecond, split, startServer, stopAll, type Row, type ScenarioResult, type Server } from './common.ts';
 import { DISTURBED_PERCENT, RateSearcher } from './fanout.ts';
 
 /** The server variant with the room kinds of bench/servers/rooms-plug.ts. */
@@ -36,13 +36,6 @@ interface Created {
 
 function createRooms(server: Server, kind: string, count: number, options: { ids?: boolean; times?: boolean } = {}): Promise<Created> {
   return server.child.call<Created>('rooms.create', { kind, count, ...options }, 600_000);
-}
-
-function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 const ratio = (a: number, b: number): string => (b > 0 && Number.isFinite(a) ? `${(a / b).toFixed(2)}x` : '');
@@ -401,12 +394,12 @@ function summarize(figures: LoopFigures[], serverCpu: number[], machine: (CpuUse
   const errors: Record<string, number> = {};
   for (const f of figures) for (const [code, n] of Object.entries(f.errors)) errors[code] = (errors[code] ?? 0) + n;
   return {
-    roundTripsPerSec: completed / Math.max(1e-3, elapsedMs / 1000),
+    roundTripsPerSec: perSecond(completed, elapsedMs),
     p50Ms: ms(histogram.percentile(0.5)),
     p99Ms: ms(histogram.percentile(0.99)),
     maxMs: ms(histogram.max),
     errors,
-    windows: figures.map((f) => Math.round(f.completed / Math.max(1e-3, f.elapsedMs / 1000))),
+    windows: figures.map((f) => Math.round(perSecond(f.completed, f.elapsedMs))),
     serverCpuPercent: serverCpu.length > 0 ? serverCpu.reduce((a, b) => a + b, 0) / serverCpu.length : NaN,
     machine,
   };

@@ -107,8 +107,9 @@ class AuditInserts {
     this.db = db;
   }
 
-  /** Inserts `rows` rows whose values, `AUDIT_WIDTH` per row (`auditValues`), are `values`. */
-  insert(values: readonly SQLInputValue[], rows: number): void {
+  /** Inserts the first `rows` rows of `values`. */
+  insert(rows: number): void {
+    const values = this.values;
     const marks = this.marks;
     const bound = this.bound;
     bound.length = 0;
@@ -442,7 +443,7 @@ export class SqliteStore implements Store {
           const rows = Math.min(AUDIT_ROWS_PER_INSERT, entries.length - i);
           // Every column of each row is written: what an earlier statement left in the array is never bound.
           for (let row = 0; row < rows; row++) auditValues(entries[i + row]!, values, row * AUDIT_WIDTH);
-          inserts.insert(values, rows);
+          inserts.insert(rows);
         }
       } finally {
         // Kept for the next batch: not this one's frames.
