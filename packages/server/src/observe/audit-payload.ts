@@ -79,9 +79,11 @@ export class Payloads {
   ): M {
     const frame = message.frame;
     if (frame !== undefined) {
+      // The common case first, with no copy: a frame kept as it is (the copy below, made for every frame,
+      // was a sixth of the writer thread's JavaScript time per record).
+      if (keep && (this.mayHide === undefined || !this.mayHide.test(frame))) return message;
       const { frame: _, ...rest } = message;
       if (!keep) return rest as M;
-      if (this.mayHide === undefined || !this.mayHide.test(frame)) return message;
       const data = read(frame, message.data);
       if ('payload' in data) data.payload = redactValue(data.payload, this.fields);
       return { ...rest, data } as M;

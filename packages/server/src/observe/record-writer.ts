@@ -131,23 +131,29 @@ export function packJobs(jobs: readonly Job[]): PackedJobs {
 class StringSlots {
   private chunk = 0;
   private offset = 0;
+  /** The string being read: `text[chunk]`. */
+  private current: string;
   private readonly text: readonly string[];
   private readonly lengths: Int32Array;
 
   constructor(text: readonly string[], lengths: Int32Array) {
     this.text = text;
     this.lengths = lengths;
+    this.current = text[0] ?? '';
+  }
+
+  /** Moves to the next string once the current one is used up; called before each record (none spans two). */
+  record(): void {
+    while (this.offset >= this.current.length && this.chunk < this.text.length - 1) {
+      this.current = this.text[++this.chunk]!;
+      this.offset = 0;
+    }
   }
 
   next(slot: number): string | undefined {
     const length = this.lengths[slot]!;
     if (length < 0) return undefined;
-    // The current string used up: the next record's strings are in the next one.
-    while (this.offset >= (this.text[this.chunk]?.length ?? 0) && this.chunk < this.text.length - 1) {
-      this.chunk++;
-      this.offset = 0;
-    }
-    const value = (this.text[this.chunk] ?? '').slice(this.offset, this.offset + length);
+    const value = this.current.slice(this.offset, this.offset + length);
     this.offset += length;
     return value;
   }
@@ -170,6 +176,7 @@ export function unpackJobs(packed: PackedJobs): Job[] {
     }
     const s = i * STRING_SLOTS;
     const n = i * NUMBER_SLOTS;
+    strings.record();
     const entry: AuditEntry = { at: numbers[n]!, type: strings.next(s)!, node: strings.next(s + 1)! };
     const identityId = strings.next(s + 2);
     if (identityId !== undefined) entry.identityId = identityId;
