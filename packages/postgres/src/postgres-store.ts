@@ -318,6 +318,33 @@ function auditInsert(entries: readonly AuditEntry[]): { text: string; params: un
   return { text, params };
 }
 
+/** Backslash and double quote, escaped inside an array literal's quoted elements. */
+const ARRAY_ESCAPED = /[\\"]/g;
+
+/**
+ * A one-dimensional array as a PostgreSQL array literal, `{"a","b \\" c",NULL}`: every element quoted, NULL not.
+ * By hand because the driver's own serialiser is only registered by its per-connection type query, which this
+ * store turns off (see the constructor); the literal's grammar is PostgreSQL's (8.15.6, Array Input and Output).
+ */
+function arrayLiteral(values: readonly (string | number | null)[]): string {
+  let literal = '{';
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (i > 0) literal += ',';
+    literal += value === null || value === undefined ? 'NULL' : `"${typeof value === 'string' ? value.replace(ARRAY_ESCAPED, '\\$&') : value}"`;
+  }
+  return literal + '}';
+}
+
+/**
+ * The array types this store sends as parameters (text[], float8[] and int8[]: their OIDs are fixed in every
+ * PostgreSQL), serialised by `arrayLiteral`. None is read back as an array: `loadGrants` reads its arrays as
+ * JSON, so `parse` only hands back the literal.
+ */
+const ARRAYS = {
+  arrays: { to: 1009, from: [1009, 1022, 1016], serialize: arrayLiteral, parse: (literal: string) => literal },
+} satisfies Record<string, postgres.PostgresType>;
+
 /**
  * A store in a PostgreSQL database, shared by every node of a cluster: `switchboard_*` tables, created and
  * upgraded by `migrate()`. Every value goes to the server as a query parameter, never as SQL text. The pool
@@ -351,6 +378,12 @@ export class PostgresStore implements Store {
       // CREATE TABLE IF NOT EXISTS and friends say NOTICE; a store has nothing to print.
       onnotice: () => {},
       connection: { application_name: 'switchboard' },
+      // Not the driver's query for every array type on each new connection: when the server dies during that
+      // query, its rejection is unhandled (porsager/postgres#1223), and an unhandled rejection ends a Node
+      // process: a PostgreSQL restart while the pool warms up would take the Switchboard server down with it.
+      // The arrays this store sends are its own (ARRAYS); it reads arrays as JSON (array_to_json).
+      fetch_types: false,
+      types: ARRAYS,
     });
   }
 
@@ -513,7 +546,7 @@ export class PostgresStore implements Store {
     const sql = this.db();
     // Both tables in one statement, so one snapshot: a change committed meanwhile is seen whole or not at all.
     const rows = await sql<(GrantRow & DisabledRow & { kind: 'grant' | 'disabled' })[]>`
-      SELECT 'grant' AS kind, identity_id, grant_set, added, removed, updated_at, NULL::text AS reason, NULL::float8 AS disabled_at FROM switchboard_grants
+      SELECT 'grant' AS kind, identity_id, array_to_json(grant_set) AS grant_set, array_to_json(added) AS added, array_to_json(removed) AS removed, updated_at, NULL::text AS reason, NULL::float8 AS disabled_at FROM switchboard_grants
       UNION ALL
       SELECT 'disabled', identity_id, NULL, NULL, NULL, NULL, reason, disabled_at FROM switchboard_disabled_users
       ORDER BY kind, identity_id`;

@@ -2,6 +2,9 @@
 // reject with the driver's error instead of hanging, and once the server is back the same store works again,
 // with what it had written, without being told to reconnect. Its own PostgreSQL: this file stops it.
 import { after, test } from 'node:test';
+import { createServer, connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import type { AuditEntry } from '@switchboard/server';
 import { PostgresStore } from '@switchboard/postgres';
@@ -96,6 +99,56 @@ if (typeof pg === 'string') {
       assert.ok(rows >= stored * batch.length && rows <= inFlight.length * batch.length, `${rows} rows, ${stored} batches stored`);
     } finally {
       await again.close();
+    }
+  });
+  test('PostgresStore: a connection reset right after it is set up rejects the call that needed it, and nothing goes unhandled', async () => {
+    // A proxy in front of PostgreSQL that lets each connection through its start-up (up to the server's first
+    // ReadyForQuery) and then resets it: the moment the driver's own per-connection type query, if it sent one,
+    // would be in flight. That query's rejection went unhandled in the driver (porsager/postgres#1223), which
+    // ends a Node process; the store must not send it.
+    const url = await pg.createDatabase();
+    const sockets = new Set<Socket>();
+    const proxy = createServer((client) => {
+      const upstream = connect(pg.port, '127.0.0.1');
+      sockets.add(client).add(upstream);
+      client.on('error', () => {});
+      upstream.on('error', () => client.destroy());
+      client.pipe(upstream);
+      let pending = Buffer.alloc(0);
+      upstream.on('data', (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        // Each backend message: a type byte and a length (of itself and the body). Forward up to the first 'Z'.
+        for (let at = 0; at + 5 <= pending.length; ) {
+          const end = at + 1 + pending.readUInt32BE(at + 1);
+          if (end > pending.length) break;
+          if (pending[at] === 0x5a) {
+            client.write(pending.subarray(0, end), () => client.resetAndDestroy());
+            upstream.destroy();
+            return;
+          }
+          at = end;
+        }
+      });
+    });
+    proxy.listen(0, '127.0.0.1');
+    await once(proxy, 'listening');
+    const { port } = proxy.address() as { port: number };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const store = new PostgresStore({ url: url.replace(`:${pg.port}/`, `:${port}/`), poolSize: 1, connectTimeoutMs: 5_000 });
+    try {
+      const error = await rejectsPromptly(store.audit(), 10_000, 'audit() on a connection reset after start-up');
+      assert.match(`${(error as { code?: string }).code ?? ''} ${error.message}`, /ECONNRESET|CONNECTION_|EPIPE/i);
+      // Unhandled rejections are reported once the microtask queue drains: give them a moment.
+      await sleep(200);
+      assert.deepEqual(unhandled, [], 'no rejection went unhandled');
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      // close() takes its whole 5 s here: the driver keeps the failed call as running (porsager/postgres#1130).
+      await within(store.close(), 10_000, 'close()');
+      for (const socket of sockets) socket.destroy();
+      proxy.close();
     }
   });
 }

@@ -25,7 +25,7 @@ export async function startTestPostgres(): Promise<TestPostgres | string> {
     skipBanner('POSTGRESQL TESTS', pg, 'Install PostgreSQL with "apt-get install -y postgresql" (or set PG_BIN to its bin folder) to run them');
     return pg;
   }
-  const admin = postgres(pg.url(), { max: 1, onnotice: () => {} });
+  const admin = postgres(pg.url(), { max: 1, onnotice: () => {}, fetch_types: false });
   let databases = 0;
   return {
     ...pg,
