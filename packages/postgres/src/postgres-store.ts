@@ -318,6 +318,9 @@ function auditInsert(entries: readonly AuditEntry[]): { text: string; params: un
   return { text, params };
 }
 
+/** How long `close()` lets running calls finish. */
+const CLOSE_WAIT_MS = 5_000;
+
 /** Backslash and double quote, escaped inside an array literal's quoted elements. */
 const ARRAY_ESCAPED = /[\\"]/g;
 
@@ -364,6 +367,9 @@ export class PostgresStore implements Store {
   readonly database: string;
   private readonly sql: postgres.Sql;
   private closing: Promise<void> | undefined;
+  /** Calls of this store running now, and what `close()` waits on for them to end. */
+  private running = 0;
+  private idle: (() => void) | undefined;
   private readonly options: PostgresStoreOptions;
 
   constructor(options: PostgresStoreOptions) {
@@ -395,172 +401,207 @@ export class PostgresStore implements Store {
     return { module: import.meta.url, name: 'PostgresStore', options: { ...this.options, poolSize: Math.min(2, this.options.poolSize ?? 10) } satisfies PostgresStoreOptions };
   }
 
-  /** The pool, or a rejection once the store is closed. */
-  private db(): postgres.Sql {
+  /**
+   * Runs one call of this store on the pool, counted while it runs (`close()` waits for these), or rejects
+   * once the store is closed.
+   */
+  private async run<T>(call: (sql: postgres.Sql) => Promise<T>): Promise<T> {
     if (this.closing) throw new Error('the store is closed');
-    return this.sql;
+    this.running++;
+    try {
+      return await call(this.sql);
+    } finally {
+      if (--this.running === 0) this.idle?.();
+    }
   }
 
   async migrate(): Promise<void> {
-    const sql = this.db();
-    try {
-      // A constant of this file (see MIGRATE): no values, nothing to parameterise.
-      await sql.unsafe(MIGRATE);
-    } catch (error) {
-      if (sqlState(error) !== NEWER_SCHEMA) throw error;
-      const version = (error as postgres.PostgresError).detail;
-      throw new Error(`${this.database} has schema version ${version}, newer than this Switchboard (${MIGRATIONS.length}); upgrade Switchboard`, { cause: error });
-    }
+    return this.run(async (sql) => {
+      try {
+        // A constant of this file (see MIGRATE): no values, nothing to parameterise.
+        await sql.unsafe(MIGRATE);
+      } catch (error) {
+        if (sqlState(error) !== NEWER_SCHEMA) throw error;
+        const version = (error as postgres.PostgresError).detail;
+        throw new Error(`${this.database} has schema version ${version}, newer than this Switchboard (${MIGRATIONS.length}); upgrade Switchboard`, { cause: error });
+      }
+    });
   }
 
   async connectionOpened(connection: ConnectionOpen): Promise<void> {
-    const sql = this.db();
-    try {
-      await sql`
-        INSERT INTO switchboard_connections (id, node, pid, remote_address, identity_id, user_agent, protocol, codec, connected_at)
-        VALUES (${text(connection.id)}, ${text(connection.node)}, ${connection.pid}, ${text(connection.remoteAddress)}, ${text(connection.identityId)},
-                ${text(connection.userAgent)}, ${text(connection.protocol)}, ${text(connection.codec)}, ${connection.connectedAt})`;
-    } catch (error) {
-      if (sqlState(error) === '23505') throw new Error(`connection ${connection.id} is already stored`, { cause: error });
-      throw error;
-    }
+    return this.run(async (sql) => {
+      try {
+        await sql`
+          INSERT INTO switchboard_connections (id, node, pid, remote_address, identity_id, user_agent, protocol, codec, connected_at)
+          VALUES (${text(connection.id)}, ${text(connection.node)}, ${connection.pid}, ${text(connection.remoteAddress)}, ${text(connection.identityId)},
+                  ${text(connection.userAgent)}, ${text(connection.protocol)}, ${text(connection.codec)}, ${connection.connectedAt})`;
+      } catch (error) {
+        if (sqlState(error) === '23505') throw new Error(`connection ${connection.id} is already stored`, { cause: error });
+        throw error;
+      }
+    });
   }
 
   async connectionClosed(id: string, close: ConnectionClose): Promise<boolean> {
-    const sql = this.db();
-    const result = await sql`
-      UPDATE switchboard_connections SET close_code = ${close.code}, close_reason = ${text(close.reason)}, bytes_in = ${close.bytesIn},
-        bytes_out = ${close.bytesOut}, messages_in = ${close.messagesIn}, messages_out = ${close.messagesOut}, closed_at = ${close.closedAt}
-      WHERE id = ${text(id)} AND closed_at IS NULL`;
-    return result.count === 1;
+    return this.run(async (sql) => {
+      const result = await sql`
+        UPDATE switchboard_connections SET close_code = ${close.code}, close_reason = ${text(close.reason)}, bytes_in = ${close.bytesIn},
+          bytes_out = ${close.bytesOut}, messages_in = ${close.messagesIn}, messages_out = ${close.messagesOut}, closed_at = ${close.closedAt}
+        WHERE id = ${text(id)} AND closed_at IS NULL`;
+      return result.count === 1;
+    });
   }
 
   async closeNode(node: string, close: ConnectionClose): Promise<number> {
-    const sql = this.db();
-    const result = await sql`
-      UPDATE switchboard_connections SET close_code = ${close.code}, close_reason = ${text(close.reason)}, bytes_in = ${close.bytesIn},
-        bytes_out = ${close.bytesOut}, messages_in = ${close.messagesIn}, messages_out = ${close.messagesOut}, closed_at = ${close.closedAt}
-      WHERE node = ${text(node)} AND closed_at IS NULL`;
-    return result.count;
+    return this.run(async (sql) => {
+      const result = await sql`
+        UPDATE switchboard_connections SET close_code = ${close.code}, close_reason = ${text(close.reason)}, bytes_in = ${close.bytesIn},
+          bytes_out = ${close.bytesOut}, messages_in = ${close.messagesIn}, messages_out = ${close.messagesOut}, closed_at = ${close.closedAt}
+        WHERE node = ${text(node)} AND closed_at IS NULL`;
+      return result.count;
+    });
   }
 
   async connection(id: string): Promise<ConnectionRecord | undefined> {
-    const sql = this.db();
-    const [row] = await sql<ConnectionRow[]>`SELECT * FROM switchboard_connections WHERE id = ${text(id)}`;
-    return row === undefined ? undefined : connectionOf(row);
+    return this.run(async (sql) => {
+      const [row] = await sql<ConnectionRow[]>`SELECT * FROM switchboard_connections WHERE id = ${text(id)}`;
+      return row === undefined ? undefined : connectionOf(row);
+    });
   }
 
   async connections(query: ConnectionQuery = {}): Promise<ConnectionRecord[]> {
-    const sql = this.db();
-    const limit = checkLimit(query.limit);
-    // Each given field adds a parameterised fragment; absent ones add nothing.
-    const rows = await sql<ConnectionRow[]>`
-      SELECT * FROM switchboard_connections WHERE true
-        ${query.node === undefined ? sql`` : sql`AND node = ${text(query.node)}`}
-        ${query.identityId === undefined ? sql`` : sql`AND identity_id = ${text(query.identityId)}`}
-        ${query.open === undefined ? sql`` : query.open ? sql`AND closed_at IS NULL` : sql`AND closed_at IS NOT NULL`}
-        ${query.since === undefined ? sql`` : sql`AND connected_at >= ${query.since}`}
-        ${query.until === undefined ? sql`` : sql`AND connected_at < ${query.until}`}
-      ORDER BY connected_at DESC, seq DESC LIMIT ${limit}`;
-    return rows.map(connectionOf);
+    return this.run(async (sql) => {
+      const limit = checkLimit(query.limit);
+      // Each given field adds a parameterised fragment; absent ones add nothing.
+      const rows = await sql<ConnectionRow[]>`
+        SELECT * FROM switchboard_connections WHERE true
+          ${query.node === undefined ? sql`` : sql`AND node = ${text(query.node)}`}
+          ${query.identityId === undefined ? sql`` : sql`AND identity_id = ${text(query.identityId)}`}
+          ${query.open === undefined ? sql`` : query.open ? sql`AND closed_at IS NULL` : sql`AND closed_at IS NOT NULL`}
+          ${query.since === undefined ? sql`` : sql`AND connected_at >= ${query.since}`}
+          ${query.until === undefined ? sql`` : sql`AND connected_at < ${query.until}`}
+        ORDER BY connected_at DESC, seq DESC LIMIT ${limit}`;
+      return rows.map(connectionOf);
+    });
   }
 
   async deleteClosedConnections(time: number): Promise<number> {
-    const sql = this.db();
-    return (await sql`DELETE FROM switchboard_connections WHERE closed_at IS NOT NULL AND closed_at < ${time}`).count;
+    return this.run(async (sql) => {
+      return (await sql`DELETE FROM switchboard_connections WHERE closed_at IS NOT NULL AND closed_at < ${time}`).count;
+    });
   }
 
   async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
-    const sql = this.db();
-    for (const entry of entries) {
-      if (typeof entry.type !== 'string' || entry.type.length === 0) throw new TypeError('an audit entry needs a non-empty type');
-      if (!Number.isFinite(entry.at)) throw new TypeError(`an audit entry's "at" must be a finite number, got ${entry.at}`);
-    }
-    // Nothing to write still asks the database: the recorder probes with an empty batch whether the store is back.
-    if (entries.length === 0) {
-      await sql`SELECT 1`;
-      return;
-    }
-    const { text: statement, params } = auditInsert(entries);
-    await sql.unsafe(statement, params as postgres.ParameterOrJSON<never>[], { prepare: true });
+    return this.run(async (sql) => {
+      for (const entry of entries) {
+        if (typeof entry.type !== 'string' || entry.type.length === 0) throw new TypeError('an audit entry needs a non-empty type');
+        if (!Number.isFinite(entry.at)) throw new TypeError(`an audit entry's "at" must be a finite number, got ${entry.at}`);
+      }
+      // Nothing to write still asks the database: the recorder probes with an empty batch whether the store is back.
+      if (entries.length === 0) {
+        await sql`SELECT 1`;
+        return;
+      }
+      const { text: statement, params } = auditInsert(entries);
+      await sql.unsafe(statement, params as postgres.ParameterOrJSON<never>[], { prepare: true });
+    });
   }
 
   async audit(query: AuditQuery = {}): Promise<AuditRecord[]> {
-    const sql = this.db();
-    const limit = checkLimit(query.limit);
-    const equal = (column: string, value: string | undefined) => (value === undefined ? sql`` : sql`AND ${sql(column)} = ${text(value)}`);
-    const rows = await sql<AuditRow[]>`
-      SELECT * FROM switchboard_audit WHERE true
-        ${equal('identity_id', query.identityId)}
-        ${equal('connection_id', query.connectionId)}
-        ${equal('type', query.type)}
-        ${equal('channel', query.channel)}
-        ${equal('room', query.room)}
-        ${equal('resource', query.resource)}
-        ${equal('message_type', query.messageType)}
-        ${
-          // Within the connection's lifetime (a second of slack either side), so the time index walks only that stretch.
-          query.connectionId === undefined
-            ? sql``
-            : sql`AND at >= COALESCE((SELECT connected_at - 1000 FROM switchboard_connections WHERE id = ${text(query.connectionId)}), '-Infinity'::double precision)
-                  AND at <= COALESCE((SELECT closed_at + 1000 FROM switchboard_connections WHERE id = ${text(query.connectionId)}), 'Infinity'::double precision)`
-        }
-        ${query.since === undefined ? sql`` : sql`AND at >= ${query.since}`}
-        ${query.until === undefined ? sql`` : sql`AND at < ${query.until}`}
-      ORDER BY at DESC, id DESC LIMIT ${limit}`;
-    return rows.map(auditOf);
+    return this.run(async (sql) => {
+      const limit = checkLimit(query.limit);
+      const equal = (column: string, value: string | undefined) => (value === undefined ? sql`` : sql`AND ${sql(column)} = ${text(value)}`);
+      const rows = await sql<AuditRow[]>`
+        SELECT * FROM switchboard_audit WHERE true
+          ${equal('identity_id', query.identityId)}
+          ${equal('connection_id', query.connectionId)}
+          ${equal('type', query.type)}
+          ${equal('channel', query.channel)}
+          ${equal('room', query.room)}
+          ${equal('resource', query.resource)}
+          ${equal('message_type', query.messageType)}
+          ${
+            // Within the connection's lifetime (a second of slack either side), so the time index walks only that stretch.
+            query.connectionId === undefined
+              ? sql``
+              : sql`AND at >= COALESCE((SELECT connected_at - 1000 FROM switchboard_connections WHERE id = ${text(query.connectionId)}), '-Infinity'::double precision)
+                    AND at <= COALESCE((SELECT closed_at + 1000 FROM switchboard_connections WHERE id = ${text(query.connectionId)}), 'Infinity'::double precision)`
+          }
+          ${query.since === undefined ? sql`` : sql`AND at >= ${query.since}`}
+          ${query.until === undefined ? sql`` : sql`AND at < ${query.until}`}
+        ORDER BY at DESC, id DESC LIMIT ${limit}`;
+      return rows.map(auditOf);
+    });
   }
 
   async deleteAuditBefore(time: number): Promise<number> {
-    const sql = this.db();
-    return (await sql`DELETE FROM switchboard_audit WHERE at < ${time}`).count;
+    return this.run(async (sql) => {
+      return (await sql`DELETE FROM switchboard_audit WHERE at < ${time}`).count;
+    });
   }
 
   async saveGrants(record: GrantRecord): Promise<void> {
-    const sql = this.db();
-    const list = (values: string[]) => values.map((value) => text(value));
-    await sql`
-      INSERT INTO switchboard_grants (identity_id, grant_set, added, removed, updated_at)
-      VALUES (${text(record.identityId)}, ${record.set === null ? null : list(record.set)}, ${list(record.added)}, ${list(record.removed)}, ${record.updatedAt})
-      ON CONFLICT (identity_id) DO UPDATE SET grant_set = EXCLUDED.grant_set, added = EXCLUDED.added, removed = EXCLUDED.removed, updated_at = EXCLUDED.updated_at`;
+    return this.run(async (sql) => {
+      const list = (values: string[]) => values.map((value) => text(value));
+      await sql`
+        INSERT INTO switchboard_grants (identity_id, grant_set, added, removed, updated_at)
+        VALUES (${text(record.identityId)}, ${record.set === null ? null : list(record.set)}, ${list(record.added)}, ${list(record.removed)}, ${record.updatedAt})
+        ON CONFLICT (identity_id) DO UPDATE SET grant_set = EXCLUDED.grant_set, added = EXCLUDED.added, removed = EXCLUDED.removed, updated_at = EXCLUDED.updated_at`;
+    });
   }
 
   async deleteGrants(identityId: string): Promise<boolean> {
-    const sql = this.db();
-    return (await sql`DELETE FROM switchboard_grants WHERE identity_id = ${text(identityId)}`).count === 1;
+    return this.run(async (sql) => {
+      return (await sql`DELETE FROM switchboard_grants WHERE identity_id = ${text(identityId)}`).count === 1;
+    });
   }
 
   async disableUser(user: DisabledUser): Promise<void> {
-    const sql = this.db();
-    await sql`
-      INSERT INTO switchboard_disabled_users (identity_id, reason, disabled_at) VALUES (${text(user.identityId)}, ${text(user.reason)}, ${user.disabledAt})
-      ON CONFLICT (identity_id) DO UPDATE SET reason = EXCLUDED.reason, disabled_at = EXCLUDED.disabled_at`;
+    return this.run(async (sql) => {
+      await sql`
+        INSERT INTO switchboard_disabled_users (identity_id, reason, disabled_at) VALUES (${text(user.identityId)}, ${text(user.reason)}, ${user.disabledAt})
+        ON CONFLICT (identity_id) DO UPDATE SET reason = EXCLUDED.reason, disabled_at = EXCLUDED.disabled_at`;
+    });
   }
 
   async enableUser(identityId: string): Promise<boolean> {
-    const sql = this.db();
-    return (await sql`DELETE FROM switchboard_disabled_users WHERE identity_id = ${text(identityId)}`).count === 1;
+    return this.run(async (sql) => {
+      return (await sql`DELETE FROM switchboard_disabled_users WHERE identity_id = ${text(identityId)}`).count === 1;
+    });
   }
 
   async loadGrants(): Promise<GrantSnapshot> {
-    const sql = this.db();
-    // Both tables in one statement, so one snapshot: a change committed meanwhile is seen whole or not at all.
-    const rows = await sql<(GrantRow & DisabledRow & { kind: 'grant' | 'disabled' })[]>`
-      SELECT 'grant' AS kind, identity_id, array_to_json(grant_set) AS grant_set, array_to_json(added) AS added, array_to_json(removed) AS removed, updated_at, NULL::text AS reason, NULL::float8 AS disabled_at FROM switchboard_grants
-      UNION ALL
-      SELECT 'disabled', identity_id, NULL, NULL, NULL, NULL, reason, disabled_at FROM switchboard_disabled_users
-      ORDER BY kind, identity_id`;
-    const snapshot: GrantSnapshot = { grants: [], disabled: [] };
-    for (const row of rows) {
-      if (row.kind === 'grant') snapshot.grants.push({ identityId: row.identity_id, set: row.grant_set, added: row.added, removed: row.removed, updatedAt: row.updated_at });
-      else snapshot.disabled.push({ identityId: row.identity_id, reason: row.reason, disabledAt: row.disabled_at });
-    }
-    return snapshot;
+    return this.run(async (sql) => {
+      // Both tables in one statement, so one snapshot: a change committed meanwhile is seen whole or not at all.
+      const rows = await sql<(GrantRow & DisabledRow & { kind: 'grant' | 'disabled' })[]>`
+        SELECT 'grant' AS kind, identity_id, array_to_json(grant_set) AS grant_set, array_to_json(added) AS added, array_to_json(removed) AS removed, updated_at, NULL::text AS reason, NULL::float8 AS disabled_at FROM switchboard_grants
+        UNION ALL
+        SELECT 'disabled', identity_id, NULL, NULL, NULL, NULL, reason, disabled_at FROM switchboard_disabled_users
+        ORDER BY kind, identity_id`;
+      const snapshot: GrantSnapshot = { grants: [], disabled: [] };
+      for (const row of rows) {
+        if (row.kind === 'grant') snapshot.grants.push({ identityId: row.identity_id, set: row.grant_set, added: row.added, removed: row.removed, updatedAt: row.updated_at });
+        else snapshot.disabled.push({ identityId: row.identity_id, reason: row.reason, disabledAt: row.disabled_at });
+      }
+      return snapshot;
+    });
   }
 
-  /** Lets running calls finish (5 s at most), then closes the pool's connections. */
+  /**
+   * Lets running calls finish (5 s at most), then closes the pool's connections. The store counts its calls
+   * itself rather than leaving the wait to the driver's `end({ timeout })`: the driver keeps a call that failed
+   * on a connection the server reset as running (porsager/postgres#1130), so its `end` waited the whole timeout.
+   */
   async close(): Promise<void> {
-    this.closing ??= this.sql.end({ timeout: 5 });
+    this.closing ??= (async () => {
+      if (this.running > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([new Promise<void>((resolve) => (this.idle = resolve)), new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
+        clearTimeout(timer);
+      }
+      // Nothing of this store's runs any more (or it ran out of time): the connections are ended at once.
+      await this.sql.end({ timeout: 0 });
+    })();
     await this.closing;
   }
 }

@@ -180,4 +180,22 @@ if (typeof pg === 'string') {
       await store.close();
     }
   });
+  test('PostgresStore: close() lets the calls running finish, then refuses new ones', async () => {
+    const url = await pg.createDatabase();
+    const store = storeOn(url, { poolSize: 2 });
+    await store.migrate();
+    // Batches large enough to be still running when close() is called.
+    const batch = Array.from({ length: 5_000 }, (_, i) => entry('big', i));
+    const running = [store.appendAudit(batch), store.appendAudit(batch), store.connections()];
+    await store.close();
+    await Promise.all(running);
+    await assert.rejects(store.audit(), /the store is closed/);
+    await store.close();
+    const again = storeOn(url);
+    try {
+      assert.equal((await again.audit({ type: 'big', limit: 100_000 })).length, 10_000);
+    } finally {
+      await again.close();
+    }
+  });
 }
