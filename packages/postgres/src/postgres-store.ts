@@ -1,6 +1,7 @@
 // The PostgreSQL store: connections, audit records and runtime grants in tables of one PostgreSQL database,
 // shared by every node of a cluster, through the `postgres` driver (porsager/postgres). Schema migrations are
 // versioned in the database itself and serialised across nodes by an advisory lock.
+import { setTimeout as sleep } from 'node:timers/promises';
 import postgres from 'postgres';
 import {
   STORE_QUERY_LIMIT,
@@ -367,9 +368,8 @@ export class PostgresStore implements Store {
   readonly database: string;
   private readonly sql: postgres.Sql;
   private closing: Promise<void> | undefined;
-  /** Calls of this store running now, and what `close()` waits on for them to end. */
-  private running = 0;
-  private idle: (() => void) | undefined;
+  /** Calls of this store running now: what `close()` waits for. */
+  private readonly running = new Set<Promise<unknown>>();
   private readonly options: PostgresStoreOptions;
 
   constructor(options: PostgresStoreOptions) {
@@ -407,11 +407,12 @@ export class PostgresStore implements Store {
    */
   private async run<T>(call: (sql: postgres.Sql) => Promise<T>): Promise<T> {
     if (this.closing) throw new Error('the store is closed');
-    this.running++;
+    const running = call(this.sql);
+    this.running.add(running);
     try {
-      return await call(this.sql);
+      return await running;
     } finally {
-      if (--this.running === 0) this.idle?.();
+      this.running.delete(running);
     }
   }
 
@@ -594,11 +595,7 @@ export class PostgresStore implements Store {
    */
   async close(): Promise<void> {
     this.closing ??= (async () => {
-      if (this.running > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([new Promise<void>((resolve) => (this.idle = resolve)), new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
-        clearTimeout(timer);
-      }
+      if (this.running.size > 0) await Promise.race([Promise.allSettled(this.running), sleep(CLOSE_WAIT_MS, undefined, { ref: false })]);
       // Nothing of this store's runs any more (or it ran out of time): the connections are ended at once.
       await this.sql.end({ timeout: 0 });
     })();
