@@ -101,6 +101,7 @@ if (typeof pg === 'string') {
       await again.close();
     }
   });
+
   test('PostgresStore: a connection reset right after it is set up rejects the call that needed it, and nothing goes unhandled', async () => {
     // A proxy in front of PostgreSQL that lets each connection through its start-up (up to the server's first
     // ReadyForQuery) and then resets it: the moment the driver's own per-connection type query, if it sent one,

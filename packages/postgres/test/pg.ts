@@ -25,6 +25,7 @@ export async function startTestPostgres(): Promise<TestPostgres | string> {
     skipBanner('POSTGRESQL TESTS', pg, 'Install PostgreSQL with "apt-get install -y postgresql" (or set PG_BIN to its bin folder) to run them');
     return pg;
   }
+  // No per-connection type query, as in PostgresStore: this connection outlives the outage tests' restarts.
   const admin = postgres(pg.url(), { max: 1, onnotice: () => {}, fetch_types: false });
   let databases = 0;
   return {

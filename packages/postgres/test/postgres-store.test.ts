@@ -180,6 +180,7 @@ if (typeof pg === 'string') {
       await store.close();
     }
   });
+
   test('PostgresStore: close() lets the calls running finish, then refuses new ones', async () => {
     const url = await pg.createDatabase();
     const store = storeOn(url, { poolSize: 2 });
