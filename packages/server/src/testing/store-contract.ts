@@ -224,9 +224,10 @@ export function storeContract(name: string, create: () => Promise<Store>, reopen
   test(`${name}: large batches come back whole and in order, whatever their records share or do not`, () =>
     withStore(async (store) => {
       // Runs of records alike (the same types, node and outcomes, the same NULLs) and mixed ones, names a
-      // statement could not spell as they are (a quote, a space, a NUL, a long one), in batches of many sizes:
-      // more different shapes than a store would keep prepared statements for.
-      const odd = ["it's", 'two words', 'nul\u0000here', 'x'.repeat(100), 'ünïcödé', ''];
+      // statement could not spell as they are (a quote, a space, a NUL, a long one) or an array literal would
+      // take for its own syntax (a backslash, double quotes, a comma, braces, the word NULL), in batches of many
+      // sizes: more different shapes than a store would keep prepared statements for.
+      const odd = ["it's", 'two words', 'nul\u0000here', 'x'.repeat(100), 'ünïcödé', '', 'back\\slash "quoted"', 'NULL', '{a,b}', '\\'];
       const made: AuditEntry[] = [];
       let at = 0;
       for (let batch = 0; batch < 90; batch++) {
