@@ -91,6 +91,38 @@ if (typeof redis === 'string') {
     assert.equal(health.bus, 'up');
   });
 
+  test('two nodes over Redis: a publisher faster than Redis answers is refused past channels.history.maxPending; what was accepted all arrives', async () => {
+    const [a, b] = await twoNodes(redis, { channels: { history: { channels: ['news*'], maxPending: 50 } } });
+    await using _a = a;
+    await using _b = b;
+    await using reader = await connectAs(a, 'ada');
+    await subscribe(reader, a, 'news');
+    // One synchronous loop: no Redis answer can arrive before it ends, so exactly 50 wait and the rest are refused.
+    let refused = 0;
+    for (let i = 0; i < 200; i++) {
+      try {
+        b.server.publish('news', 'item', { i });
+      } catch (error) {
+        assert.equal((error as { code?: string }).code, 'rate_limited');
+        refused++;
+      }
+    }
+    assert.equal(refused, 150);
+    await eventually(() => messagesOf(reader, 'news').length === 50, '50 messages across');
+    const items = messagesOf(reader, 'news').map((e) => (e.data as { data: { i: number }; offset: number }).data.i);
+    assert.deepEqual(items, Array.from({ length: 50 }, (_, i) => i), 'the accepted ones, in order');
+    // Once Redis has answered, the node takes publishes again.
+    await eventually(() => {
+      try {
+        b.server.publish('news', 'item', { i: 'after' });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'a publish accepted again');
+    await eventually(() => messagesOf(reader, 'news').length === 51, 'the later one across');
+  });
+
   test('two nodes over Redis: a grant revoked on one node takes effect at once on the other', async () => {
     const [a, b] = await twoNodes(redis);
     await using _a = a;

@@ -41,7 +41,11 @@ export interface GrantChangeOptions {
  * ctx.server.publish('orders.eu', 'created', { id: 7 });
  */
 export interface ChannelApi {
-  /** Publishes an event to every subscriber of a channel (on every node, through the bus), in order. */
+  /**
+   * Publishes an event to every subscriber of a channel (on every node, through the bus), in order. Throws a
+   * `MessageError` `rate_limited` when the channel keeps history and this node already holds
+   * `channels.history.maxPending` messages waiting for the history's answer (docs/channels.md).
+   */
   publish(channel: string, event: string, data?: unknown, options?: PublishOptions): void;
   /** The channels with subscribers on this node. */
   channels(): ChannelInfo[];

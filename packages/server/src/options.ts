@@ -70,6 +70,11 @@ const channelsSchema = z.strictObject({
       maxAgeMs: z.number().int().min(1).default(5 * 60_000),
       /** Most messages one `$subscribe` replays; more missed is "not recovered". */
       maxRecover: z.number().int().min(1).default(1000),
+      /**
+       * Messages this node may hold waiting for their place in a history that answers asynchronously (Redis, a
+       * cluster's agent), across its channels; past it a publish is refused with `rate_limited`.
+       */
+      maxPending: z.number().int().min(1).default(10_000),
     })
     .prefault({}),
 });

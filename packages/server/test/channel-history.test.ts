@@ -2,8 +2,10 @@
 // missed (exactly once, in order), or says it cannot; a late joiner can ask for the newest messages.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { SignJWT } from 'jose';
+import { MemoryHistory, MessageError, type History, type StreamPosition } from '@switchboard/server';
 import { startTestServer } from '@switchboard/server/testing';
-import type { ChannelMessage, SubscribeReply } from '@switchboard/protocol';
+import { ErrorCode, type ChannelMessage, type SubscribeReply } from '@switchboard/protocol';
 import { RawClient } from './helpers.ts';
 
 const history = { channels: ['room.*'], maxPublications: 5 };
@@ -117,4 +119,100 @@ test('a late joiner asks for the newest messages; bad positions and counts are i
   // A channel without history cannot recover: it says so rather than pretending.
   const plain = (await late.request('$subscribe', { channel: 'lobby', since: { epoch: 'e', offset: 3 } })).data as SubscribeReply;
   assert.deepEqual([plain.recovered, plain.position], [false, undefined]);
+});
+
+/**
+ * A history back end that answers appends only when told (as Redis or a cluster's agent answers later), given
+ * through the `history` option as a user's own back end would be: the memory history underneath, its answers held.
+ */
+class HeldHistory implements History {
+  private readonly memory = new MemoryHistory();
+  private held: (() => void)[] = [];
+  private holding = true;
+
+  append(stream: string, data: unknown): Promise<StreamPosition> {
+    const position = this.memory.append(stream, data);
+    if (!this.holding) return Promise.resolve(position);
+    return new Promise((resolve) => this.held.push(() => resolve(position)));
+  }
+
+  since(stream: string, position: StreamPosition, options?: { limit?: number }) {
+    return this.memory.since(stream, position, options);
+  }
+
+  latest(stream: string, n: number) {
+    return this.memory.latest(stream, n);
+  }
+
+  position(stream: string) {
+    return this.memory.position(stream);
+  }
+
+  trim(stream: string, keep: number) {
+    return this.memory.trim(stream, keep);
+  }
+
+  remove(stream: string) {
+    return this.memory.remove(stream);
+  }
+
+  close() {
+    return this.memory.close();
+  }
+
+  /** Answers every held append, in order, and stops holding. */
+  release(): void {
+    this.holding = false;
+    for (const answer of this.held.splice(0)) answer();
+  }
+}
+
+test('a publisher faster than the history: past channels.history.maxPending a publish is refused (plug, $publish, HTTP); nothing accepted is lost', async () => {
+  const SECRET = 'test-secret-that-is-at-least-32-characters-long';
+  const ADMIN_TOKEN = 'admin-token-for-channel-backlog-tests';
+  const held = new HeldHistory();
+  await using t = await startTestServer({ history: held, auth: { secret: SECRET }, adminToken: ADMIN_TOKEN, channels: { history: { channels: ['room.*'], maxPending: 20 } } });
+  const jwt = await new SignJWT({ grants: ['publish:room.*'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('ada').setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
+  await using reader = await RawClient.connect(t.wsUrl, { headers: { authorization: `Bearer ${jwt}` } });
+  await reader.request('$subscribe', { channel: 'room.1' });
+
+  // A plug's loop: the first 20 wait for their place in the history, the rest are refused at once.
+  const refusals: unknown[] = [];
+  for (let i = 0; i < 50; i++) {
+    try {
+      t.server.publish(i % 2 === 0 ? 'room.1' : 'room.2', 'say', { i });
+    } catch (error) {
+      refusals.push(error);
+    }
+  }
+  assert.equal(refusals.length, 30);
+  const first = refusals[0] as MessageError;
+  assert.ok(first instanceof MessageError);
+  assert.equal(first.code, ErrorCode.rateLimited);
+  assert.match(first.message, /20 messages are waiting for their place in the history \(channels\.history\.maxPending 20\)/);
+  assert.deepEqual(first.details, { channel: 'room.1', pending: 20 });
+
+  // A client's $publish and an HTTP publish are refused alike while the backlog is full.
+  const refused = await reader.request('$publish', { channel: 'room.1', event: 'say', data: { from: 'client' } });
+  assert.equal(refused.error?.code, ErrorCode.rateLimited);
+  const http = await fetch(`${t.url}/admin/publish`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+    body: JSON.stringify({ channel: 'room.1', event: 'say', data: { from: 'http' } }),
+  });
+  assert.equal(http.status, 429);
+  assert.equal(((await http.json()) as { error: { code: string } }).error.code, ErrorCode.rateLimited);
+  // A channel without history does not wait, so it is not refused.
+  assert.doesNotThrow(() => t.server.publish('lobby', 'say', {}));
+
+  // Once the history answers, every accepted message is delivered, in order, with consecutive offsets.
+  held.release();
+  const messages = await published(reader, 'room.1', 10);
+  assert.deepEqual(messages.map((m) => (m.data as { i: number }).i), [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+  assert.deepEqual(messages.map((m) => m.offset), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  // And publishing works again, from a client too.
+  assert.deepEqual((await reader.request('$publish', { channel: 'room.1', event: 'say', data: { i: 'after' } })).data, {});
+  const [after] = await published(reader, 'room.1', 1);
+  // Offset 11: none of the refused messages was appended.
+  assert.deepEqual([after!.offset, after!.data], [11, { i: 'after' }]);
 });

@@ -108,6 +108,13 @@ function jsonLength(data: unknown): number {
   }
 }
 
+/** A channel's messages waiting for their position, or for the ones before them to be delivered. */
+interface Backlog {
+  /** Settles once the last of them was delivered (or its append failed, which is logged). */
+  last: Promise<void>;
+  count: number;
+}
+
 /**
  * The channel subsystem. Each channel with local subscribers has one bus subscription; the bus listener
  * hands every message to `core.fanout`, so a publish is encoded once per codec and arrives in order.
@@ -129,8 +136,13 @@ export class Channels implements Feature, ChannelApi {
   private readonly subscriptionsOf = new Map<Connection, Map<string, number>>();
   /** The channels that keep history (`channels.history.channels`). */
   private readonly withHistory: PatternSet;
-  /** Appends still being written, per channel, when the history answers asynchronously: publishes keep their order. */
-  private readonly appending = new Map<string, Promise<void>>();
+  /**
+   * Per channel, when the history answers asynchronously, the messages still waiting for their position or for
+   * those before them to be delivered: the last one's delivery (so that publishes keep their order) and how many.
+   */
+  private readonly appending = new Map<string, Backlog>();
+  /** Messages waiting in every channel's backlog: at most `history.maxPending`. */
+  private pending = 0;
   /** Per presence channel, the announcements of store changes still resolving: made in order, announced in order. */
   private readonly announcing = new Map<string, Promise<void>>();
   /** Recovery outcomes, for the metrics. */
@@ -242,25 +254,42 @@ export class Channels implements Feature, ChannelApi {
     // The append is made now, so a history that answers asynchronously (a round trip to Redis or the agent)
     // takes many at once and gives offsets in publish order (its calls are answered in order); only the
     // delivery waits for the ones before it, so messages reach the bus in that order too.
-    const pending = this.appending.get(channel);
+    // Nothing waits without bound: a publisher faster than the history (or the fan-out after it) is refused
+    // once this node holds `maxPending` messages, rather than each one's delay and the memory growing.
+    const max = this.options.history.maxPending;
+    if (this.pending >= max) {
+      throw new MessageError(
+        ErrorCode.rateLimited,
+        `${this.pending} messages are waiting for their place in the history (channels.history.maxPending ${max}); publish again once they are written`,
+        { channel, pending: this.pending },
+      );
+    }
+    const backlog = this.appending.get(channel);
     const appended = this.core.history.append(channel, stored);
-    if (pending === undefined && !isThenable(appended)) return this.deliver(channel, withPosition(message, appended), except);
+    if (backlog === undefined && !isThenable(appended)) return this.deliver(channel, withPosition(message, appended), except);
     const position = Promise.resolve(appended);
     // Handled below once the messages before it are delivered; marked handled now, so a failure meanwhile is
     // not an unhandled rejection.
     position.catch(() => undefined);
-    return this.queue(channel, pending, position, message, except);
+    return this.queue(channel, backlog, position, message, except);
   }
 
-  private queue(channel: string, before: Promise<void> | undefined, appended: Promise<StreamPosition>, message: ChannelMessage, except: string | undefined): Promise<void> {
+  private queue(channel: string, backlog: Backlog | undefined, appended: Promise<StreamPosition>, message: ChannelMessage, except: string | undefined): Promise<void> {
+    const before = backlog?.last;
     const delivered = (before === undefined ? appended : before.then(() => appended)).then((at) => this.deliver(channel, withPosition(message, at), except));
     const done = delivered.then(
       () => undefined,
       (error: unknown) => this.core.log.error({ err: error, channel }, 'history append failed; the message was not delivered'),
     );
-    this.appending.set(channel, done);
+    const waiting = backlog ?? { last: done, count: 0 };
+    waiting.last = done;
+    waiting.count++;
+    this.pending++;
+    if (backlog === undefined) this.appending.set(channel, waiting);
     void done.then(() => {
-      if (this.appending.get(channel) === done) this.appending.delete(channel);
+      this.pending--;
+      // The deliveries settle in order: the last one's ends the channel's backlog.
+      if (--waiting.count === 0 && this.appending.get(channel) === waiting) this.appending.delete(channel);
     });
     return delivered;
   }
