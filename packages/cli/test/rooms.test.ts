@@ -148,6 +148,9 @@ test('list, create, inspect and close, as text and as --json', async () => {
   );
   assert.deepEqual(await closed, { reason: 'closed', message: 'the tournament is over' });
   assert.deepEqual(JSON.parse(ok(await rooms(['close', made, '--json', ...url], dir.path), 'close --json')), { closed: made });
+  // An id that starts with "-" (one a plug or the admin API chose: generated ones never do) goes after "--".
+  await t.server.createRoom('counter', undefined, '-dash');
+  assert.deepEqual(JSON.parse(ok(await rooms(['close', '--json', ...url, '--', '-dash'], dir.path), 'close -- -dash')), { closed: '-dash' });
   assert.deepEqual(t.server.rooms().map((room) => room.id), [created.id]);
 });
 

@@ -133,6 +133,19 @@ test('join-or-create, state as a snapshot then patches, replies, and room messag
   assert.deepEqual(manifest.rooms.map((room) => [room.kind, room.access, room.messages.map((m) => m.type)]), [['counter', 'public', ['add', 'boom', 'arm', 'shoutThenFail', 'shout']]]);
 });
 
+test('a new room\'s id is 12 base64url characters and never starts with "-" (a command line would read it as a flag)', async () => {
+  await using t = await start();
+  // One id in 64 would start with "-" if nothing prevented it: 2,000 of them all miss it by chance ~1 in 10^13.
+  const ids = new Set<string>();
+  for (let i = 0; i < 2_000; i++) {
+    const room = await t.server.createRoom('counter');
+    ids.add(room.id);
+    t.server.closeRoom(room.id);
+  }
+  assert.equal(ids.size, 2_000, 'every id is new');
+  for (const id of ids) assert.match(id, /^[A-Za-z0-9_][A-Za-z0-9_-]{11}$/);
+});
+
 test('many rooms at once keep their own state; a full room and onJoin refuse with their codes', async () => {
   await using t = await start();
   const clients: RawClient[] = [];

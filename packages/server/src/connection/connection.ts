@@ -1,5 +1,5 @@
 // One client connection: the small face plugs see (id, identity, grants, data, info, send, close) and the core's own state.
-import { randomBytes } from 'node:crypto';
+import { randomId } from '../random-id.ts';
 import type { Codec, Envelope } from '@switchboard/protocol';
 import type { TransportSocket } from '../transport/transport.ts';
 import type { RateState } from './rate-limit.ts';
@@ -41,9 +41,9 @@ export interface ConnectionOwner {
   describe(connection: Connection): Partial<ConnectionInfo>;
 }
 
-/** A 16-character random id, URL-safe. */
+/** A 16-character random id, URL-safe, never starting with "-" (`randomId`). */
 export function newConnectionId(): string {
-  return randomBytes(12).toString('base64url');
+  return randomId(12);
 }
 
 const NO_GRANTS: Access['grants'] = Object.freeze({ list: Object.freeze([]) as readonly string[] });

@@ -1,7 +1,7 @@
 // Rooms: the room kinds the plugs declare, their instances (created on demand, supervised, disposed when empty),
 // joining over the main connection or at /socket/:id, room messages, and the grants that admit members.
 import type { IncomingMessage } from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { randomId } from '../random-id.ts';
 import {
   ErrorCode,
   RoomClosedReason,
@@ -68,8 +68,9 @@ const createInput = z.strictObject({ kind: z.string().min(1).max(64), options: z
 const roomInput = z.strictObject({ room: roomId });
 const sendInput = z.strictObject({ room: roomId, type: z.string().min(1).max(128), data: z.unknown().optional() });
 
+/** A new instance's id: 12 base64url characters, never starting with "-" (`randomId`). */
 function newRoomId(): string {
-  return randomBytes(9).toString('base64url');
+  return randomId(9);
 }
 
 function reason(text: string): string {
