@@ -108,13 +108,6 @@ function jsonLength(data: unknown): number {
   }
 }
 
-/** A channel's messages waiting for their position, or for the ones before them to be delivered. */
-interface Backlog {
-  /** Settles once the last of them was delivered (or its append failed, which is logged). */
-  last: Promise<void>;
-  count: number;
-}
-
 /**
  * The channel subsystem. Each channel with local subscribers has one bus subscription; the bus listener
  * hands every message to `core.fanout`, so a publish is encoded once per codec and arrives in order.
@@ -136,12 +129,9 @@ export class Channels implements Feature, ChannelApi {
   private readonly subscriptionsOf = new Map<Connection, Map<string, number>>();
   /** The channels that keep history (`channels.history.channels`). */
   private readonly withHistory: PatternSet;
-  /**
-   * Per channel, when the history answers asynchronously, the messages still waiting for their position or for
-   * those before them to be delivered: the last one's delivery (so that publishes keep their order) and how many.
-   */
-  private readonly appending = new Map<string, Backlog>();
-  /** Messages waiting in every channel's backlog: at most `history.maxPending`. */
+  /** Appends still being written, per channel, when the history answers asynchronously: publishes keep their order. */
+  private readonly appending = new Map<string, Promise<void>>();
+  /** Messages waiting for their position, or for those before them to be delivered, in every channel: at most `history.maxPending`. */
   private pending = 0;
   /** Per presence channel, the announcements of store changes still resolving: made in order, announced in order. */
   private readonly announcing = new Map<string, Promise<void>>();
@@ -264,32 +254,27 @@ export class Channels implements Feature, ChannelApi {
         { channel, pending: this.pending },
       );
     }
-    const backlog = this.appending.get(channel);
+    const before = this.appending.get(channel);
     const appended = this.core.history.append(channel, stored);
-    if (backlog === undefined && !isThenable(appended)) return this.deliver(channel, withPosition(message, appended), except);
+    if (before === undefined && !isThenable(appended)) return this.deliver(channel, withPosition(message, appended), except);
     const position = Promise.resolve(appended);
     // Handled below once the messages before it are delivered; marked handled now, so a failure meanwhile is
     // not an unhandled rejection.
     position.catch(() => undefined);
-    return this.queue(channel, backlog, position, message, except);
+    return this.queue(channel, before, position, message, except);
   }
 
-  private queue(channel: string, backlog: Backlog | undefined, appended: Promise<StreamPosition>, message: ChannelMessage, except: string | undefined): Promise<void> {
-    const before = backlog?.last;
+  private queue(channel: string, before: Promise<void> | undefined, appended: Promise<StreamPosition>, message: ChannelMessage, except: string | undefined): Promise<void> {
     const delivered = (before === undefined ? appended : before.then(() => appended)).then((at) => this.deliver(channel, withPosition(message, at), except));
     const done = delivered.then(
       () => undefined,
       (error: unknown) => this.core.log.error({ err: error, channel }, 'history append failed; the message was not delivered'),
     );
-    const waiting = backlog ?? { last: done, count: 0 };
-    waiting.last = done;
-    waiting.count++;
+    this.appending.set(channel, done);
     this.pending++;
-    if (backlog === undefined) this.appending.set(channel, waiting);
     void done.then(() => {
       this.pending--;
-      // The deliveries settle in order: the last one's ends the channel's backlog.
-      if (--waiting.count === 0 && this.appending.get(channel) === waiting) this.appending.delete(channel);
+      if (this.appending.get(channel) === done) this.appending.delete(channel);
     });
     return delivered;
   }
