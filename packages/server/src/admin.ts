@@ -1,6 +1,8 @@
 // The admin HTTP API: metrics, connections and plugs as JSON; subsystems add their own routes.
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ErrorCode } from '@switchboard/protocol';
+import { MessageError } from './errors.ts';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
@@ -38,7 +40,39 @@ export interface AdminRouteOptions {
    * them itself (HTTP publish accepts a JWT with a `publish:` grant this way).
    */
   ownAuth?: boolean;
+  /**
+   * HTTP statuses of this route's `MessageError`s by code, over `MESSAGE_ERROR_STATUS` (rooms answer a full
+   * server's `limit_exceeded` with 429: too many rooms, not too large a body).
+   */
+  errorStatus?: Readonly<Record<string, number>>;
 }
+
+/**
+ * The HTTP status of a `MessageError` a route throws, by its code; any other code is the client's to fix: 400.
+ * `limit_exceeded` is 413: a body over a size limit (`channels.maxMessageBytes`) or a resource at its
+ * `maxRecords`, which the request made too large.
+ */
+export const MESSAGE_ERROR_STATUS: Readonly<Record<string, number>> = {
+  [ErrorCode.unauthenticated]: 401,
+  [ErrorCode.authFailed]: 401,
+  [ErrorCode.tokenMalformed]: 401,
+  [ErrorCode.tokenInvalid]: 401,
+  [ErrorCode.tokenExpired]: 401,
+  [ErrorCode.tokenAlgorithm]: 401,
+  [ErrorCode.forbidden]: 403,
+  [ErrorCode.userDisabled]: 403,
+  [ErrorCode.unknownType]: 404,
+  [ErrorCode.unknownResource]: 404,
+  [ErrorCode.unknownRoom]: 404,
+  [ErrorCode.notFound]: 404,
+  [ErrorCode.conflict]: 409,
+  [ErrorCode.roomFull]: 409,
+  [ErrorCode.limitExceeded]: 413,
+  [ErrorCode.rateLimited]: 429,
+  [ErrorCode.handlerError]: 500,
+  [ErrorCode.shuttingDown]: 503,
+  [ErrorCode.timeout]: 504,
+};
 
 /** What a route returns: a status and a JSON body. */
 export interface AdminResponse {
@@ -51,6 +85,20 @@ export type AdminRoute = (request: AdminRequest) => AdminResponse | Promise<Admi
 /** An error answer in the admin API's one shape. */
 export function adminError(status: number, code: string, message: string): AdminResponse {
   return { status, body: { error: { code, message } } };
+}
+
+/**
+ * The answer to a `MessageError` a route threw: its status by code (`statuses`, then `MESSAGE_ERROR_STATUS`,
+ * else 400), and its code, message and details (`issues`, `limit`, `current`…) — what a WebSocket client
+ * would get in `$error`, over HTTP.
+ */
+export function messageErrorResponse(error: MessageError, statuses?: Readonly<Record<string, number>>): AdminResponse {
+  const status = statuses?.[error.code] ?? MESSAGE_ERROR_STATUS[error.code] ?? 400;
+  return { status, body: { error: { code: error.code, message: error.message, ...(error.details ?? {}) } } };
+}
+
+function internalError(error: unknown): AdminResponse {
+  return adminError(500, 'internal', error instanceof Error ? error.message : String(error));
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, close = false): void {
@@ -116,6 +164,7 @@ function readBody(req: IncomingMessage, limits: Required<AdminApiOptions>): Prom
 export class AdminApi {
   private readonly routes = new Map<string, AdminRoute>();
   private readonly ownAuth = new Set<string>();
+  private readonly errorStatus = new Map<string, Readonly<Record<string, number>>>();
   private readonly prefix: string;
   private readonly token: Buffer | undefined;
   private readonly bodyLimits: Required<AdminApiOptions>;
@@ -135,6 +184,7 @@ export class AdminApi {
   route(method: string, path: string, handler: AdminRoute, options?: AdminRouteOptions): void {
     this.routes.set(`${method} ${path}`, handler);
     if (options?.ownAuth) this.ownAuth.add(`${method} ${path}`);
+    if (options?.errorStatus) this.errorStatus.set(`${method} ${path}`, options.errorStatus);
   }
 
   /** Whether a request URL belongs to the admin API. */
@@ -185,7 +235,8 @@ export class AdminApi {
       const response = this.refusal();
       return sendJson(res, response.status, response.body);
     }
-    const handler = this.routes.get(`${method} ${path}`) ?? this.routes.get(`${method} ${this.wildcard(path)}`);
+    const key = this.routes.has(`${method} ${path}`) ? `${method} ${path}` : `${method} ${this.wildcard(path)}`;
+    const handler = this.routes.get(key);
     if (!handler) {
       const known = [...this.routes.keys()].filter((key) => key.endsWith(` ${path}`) || key.endsWith(` ${this.wildcard(path)}`));
       const response =
@@ -200,14 +251,21 @@ export class AdminApi {
       if (!read.ok) return sendJson(res, read.response.status, read.response.body, true);
       body = read.body;
     }
-    let status = 500;
+    let response: AdminResponse;
     try {
-      const response = await handler({ method, path, query: url.searchParams, body, request: req, admin });
-      status = response.status;
+      response = await handler({ method, path, query: url.searchParams, body, request: req, admin });
+    } catch (error) {
+      // A route's MessageError is an answer (a refusal, a conflict, a limit), whichever route threw it.
+      response = error instanceof MessageError ? messageErrorResponse(error, this.errorStatus.get(key)) : internalError(error);
+    }
+    try {
       sendJson(res, response.status, response.body);
     } catch (error) {
-      sendJson(res, 500, { error: { code: 'internal', message: (error as Error).message } });
+      // A body JSON cannot hold (a BigInt, a cycle).
+      response = internalError(error);
+      sendJson(res, response.status, response.body);
     }
+    const status = response.status;
     this.onRequest?.({ method, path, status, admin, remoteAddress: req.socket.remoteAddress ?? '' });
   }
 }

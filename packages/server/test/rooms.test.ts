@@ -269,6 +269,24 @@ test('/socket/:id binds a connection to one room; an unknown id is HTTP 404 unkn
   assert.equal(await bound.waitClose(), 4005);
 });
 
+test('POST /admin/rooms refusals carry their code, status and details: unknown kind, bad options, taken id, the limit', async () => {
+  await using t = await start({}, counterPlug({ options: z.object({ start: z.number().int() }).strict(), maxInstances: 1 }));
+  const create = async (body: unknown): Promise<{ status: number; error: Record<string, unknown> }> => {
+    const response = await fetch(`${t.url}/admin/rooms`, { method: 'POST', body: JSON.stringify(body) });
+    return { status: response.status, error: ((await response.json()) as { error: Record<string, unknown> }).error };
+  };
+  const unknown = await create({ kind: 'chess' });
+  assert.deepEqual([unknown.status, unknown.error.code, unknown.error.kind], [404, 'unknown_room', 'chess']);
+  const bad = await create({ kind: 'counter', options: { start: 'zero' } });
+  assert.deepEqual([bad.status, bad.error.code], [400, 'invalid_payload']);
+  assert.ok(Array.isArray(bad.error.issues) && bad.error.issues.length > 0, `the issues say what to fix: ${JSON.stringify(bad.error)}`);
+  assert.equal((await fetch(`${t.url}/admin/rooms`, { method: 'POST', body: JSON.stringify({ kind: 'counter', options: { start: 1 }, id: 'table-1' }) })).status, 201);
+  const taken = await create({ kind: 'counter', options: { start: 1 }, id: 'table-1' });
+  assert.deepEqual([taken.status, taken.error.code, taken.error.room], [409, 'conflict', 'table-1']);
+  const full = await create({ kind: 'counter', options: { start: 1 } });
+  assert.deepEqual([full.status, full.error.code, full.error.limit], [429, 'limit_exceeded', 'maxInstances']);
+});
+
 test('an empty room is disposed after its timeout; a member whose socket dropped keeps its seat for a while', async () => {
   await using t = await start();
   await using a = await RawClient.connect(t.wsUrl);

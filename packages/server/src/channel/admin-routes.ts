@@ -2,7 +2,6 @@
 import { CHANNEL_NAME_PATTERN, ErrorCode } from '@switchboard/protocol';
 import { adminError, type AdminApi, type AdminRequest, type AdminResponse } from '../admin.ts';
 import type { Auth } from '../auth/auth.ts';
-import { MessageError } from '../errors.ts';
 import { grantFor } from '../grants/grant-set.ts';
 import type { Channels } from './channels.ts';
 
@@ -79,13 +78,8 @@ export function registerChannelRoutes(admin: AdminApi, channels: Channels, auth:
       const refusal = badEvent(body.event) ?? tooBig(body.data, channels.options.maxMessageBytes);
       if (refusal) return refusal;
       // Answered once the message has its place in the channel's stream (when it keeps history); refused while
-      // too many messages wait for theirs (`channels.history.maxPending`).
-      try {
-        await channels.send(channel, body.event as string, body.data, by.from, undefined);
-      } catch (error) {
-        if (error instanceof MessageError && error.code === ErrorCode.rateLimited) return adminError(429, error.code, error.message);
-        throw error;
-      }
+      // too many messages wait for theirs (`channels.history.maxPending`): a `rate_limited` MessageError, 429.
+      await channels.send(channel, body.event as string, body.data, by.from, undefined);
       return { status: 200, body: { channel, event: body.event } };
     },
     { ownAuth: true },

@@ -1,22 +1,7 @@
 // Admin HTTP routes for resources: list them, read records, and write from back-end systems (every subscriber sees it).
 import { ErrorCode, type PatchOperation } from '@switchboard/protocol';
 import { adminError, type AdminApi, type AdminRequest, type AdminResponse } from '../admin.ts';
-import { MessageError } from '../errors.ts';
 import type { LiveData } from './live.ts';
-
-/** HTTP status of each write error code. */
-const STATUS: Record<string, number> = {
-  [ErrorCode.invalidPayload]: 400,
-  [ErrorCode.unknownResource]: 404,
-  [ErrorCode.notFound]: 404,
-  [ErrorCode.conflict]: 409,
-  [ErrorCode.limitExceeded]: 413,
-};
-
-function failure(error: unknown): AdminResponse {
-  if (!(error instanceof MessageError)) throw error;
-  return { status: STATUS[error.code] ?? 400, body: { error: { code: error.code, message: error.message, ...(error.details ?? {}) } } };
-}
 
 /** `?ifVersion=3` → 3; absent → undefined; anything else → an error answer. */
 function ifVersion(request: AdminRequest): { ifVersion?: number } | AdminResponse {
@@ -51,14 +36,11 @@ export function registerResourceRoutes(admin: AdminApi, live: LiveData): void {
   admin.route('GET', '/resources/*', (request) => {
     const at = target(request);
     if (isAnswer(at)) return at;
-    try {
-      const runtime = live.served(at.name).runtime;
-      if (at.key === undefined) return { status: 200, body: { resource: at.name, position: runtime.position, records: runtime.list() } };
-      const record = runtime.get(at.key);
-      return record ? { status: 200, body: record } : adminError(404, ErrorCode.notFound, `no record with key ${JSON.stringify(at.key)} in ${at.name}`);
-    } catch (error) {
-      return failure(error);
-    }
+    // A MessageError (an unknown resource) is answered by the admin API with its status (MESSAGE_ERROR_STATUS).
+    const runtime = live.served(at.name).runtime;
+    if (at.key === undefined) return { status: 200, body: { resource: at.name, position: runtime.position, records: runtime.list() } };
+    const record = runtime.get(at.key);
+    return record ? { status: 200, body: record } : adminError(404, ErrorCode.notFound, `no record with key ${JSON.stringify(at.key)} in ${at.name}`);
   });
 
   const write = (method: 'POST' | 'PUT' | 'PATCH' | 'DELETE') => async (request: AdminRequest): Promise<AdminResponse> => {
@@ -69,21 +51,18 @@ export function registerResourceRoutes(admin: AdminApi, live: LiveData): void {
     }
     const condition = ifVersion(request);
     if (isAnswer(condition)) return condition;
-    try {
-      const runtime = live.served(at.name).runtime;
-      switch (method) {
-        case 'POST':
-          return { status: 201, body: await runtime.create(request.body) };
-        case 'PUT':
-          return { status: 200, body: await runtime.put(at.key!, request.body, condition) };
-        case 'PATCH': {
-          return { status: 200, body: await runtime.patch(at.key!, request.body as PatchOperation[], condition) };
-        }
-        case 'DELETE':
-          return { status: 200, body: await runtime.delete(at.key!, condition) };
-      }
-    } catch (error) {
-      return failure(error);
+    // Refusals (invalid_payload 400, not_found 404, conflict 409 with `current`, limit_exceeded 413) are
+    // MessageErrors, answered by the admin API with their details.
+    const runtime = live.served(at.name).runtime;
+    switch (method) {
+      case 'POST':
+        return { status: 201, body: await runtime.create(request.body) };
+      case 'PUT':
+        return { status: 200, body: await runtime.put(at.key!, request.body, condition) };
+      case 'PATCH':
+        return { status: 200, body: await runtime.patch(at.key!, request.body as PatchOperation[], condition) };
+      case 'DELETE':
+        return { status: 200, body: await runtime.delete(at.key!, condition) };
     }
   };
   for (const method of ['POST', 'PUT', 'PATCH', 'DELETE'] as const) admin.route(method, '/resources/*', write(method));
