@@ -87,6 +87,25 @@ export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
  */
 export const POSTGRES_MIGRATION_LOCK = 0x7377_6264; // "swbd"
 
+/**
+ * The oldest PostgreSQL this store runs on, as `server_version_num` counts (10.0): its schema has identity
+ * columns (`GENERATED ALWAYS AS IDENTITY`, PostgreSQL 10). Tested with 15; 13 and older are past their
+ * community support.
+ */
+export const POSTGRES_MINIMUM_VERSION_NUM = 100_000;
+
+/**
+ * Why a server of this version cannot hold the store (undefined: it can). Checked before migrating: an older
+ * server would refuse the migration with a syntax error that says nothing of versions.
+ *
+ * @example
+ * unsupportedServer(90624, '9.6.24'); // 'runs PostgreSQL 9.6.24; Switchboard needs PostgreSQL 10 or newer …'
+ */
+export function unsupportedServer(versionNum: number, version: string): string | undefined {
+  if (versionNum >= POSTGRES_MINIMUM_VERSION_NUM) return undefined;
+  return `runs PostgreSQL ${version}; Switchboard needs PostgreSQL ${POSTGRES_MINIMUM_VERSION_NUM / 10_000} or newer (its tables use identity columns): upgrade the server`;
+}
+
 /** The SQLSTATE the migration raises when the database is newer than this code (a code of ours: class `SB`). */
 const NEWER_SCHEMA = 'SBNEW';
 
@@ -420,6 +439,10 @@ export class PostgresStore implements Store {
 
   async migrate(): Promise<void> {
     return this.run(async (sql) => {
+      const [server] = await sql<{ num: number; version: string }[]>`
+        SELECT current_setting('server_version_num')::int AS num, current_setting('server_version') AS version`;
+      const unsupported = unsupportedServer(server!.num, server!.version);
+      if (unsupported !== undefined) throw new Error(`${this.database} ${unsupported}`);
       try {
         // A constant of this file (see MIGRATE): no values, nothing to parameterise.
         await sql.unsafe(MIGRATE);

@@ -7,7 +7,18 @@ import postgres from 'postgres';
 import type { AuditEntry, Store } from '@switchboard/server';
 import { storeContract } from '@switchboard/server/testing';
 import { PostgresStore, POSTGRES_MIGRATION_LOCK, POSTGRES_SCHEMA_VERSION } from '@switchboard/postgres';
+import { unsupportedServer } from '../src/postgres-store.ts';
 import { startTestPostgres } from './pg.ts';
+
+// The version check needs no server: only PostgreSQL 15 is at hand to run one.
+test('PostgresStore: a server older than PostgreSQL 10 is refused (migrate() checks first), its version in the message', () => {
+  assert.equal(
+    unsupportedServer(90_624, '9.6.24'),
+    'runs PostgreSQL 9.6.24; Switchboard needs PostgreSQL 10 or newer (its tables use identity columns): upgrade the server',
+  );
+  assert.equal(unsupportedServer(100_000, '10.0'), undefined);
+  assert.equal(unsupportedServer(150_018, '15.18'), undefined);
+});
 
 const pg = await startTestPostgres();
 
