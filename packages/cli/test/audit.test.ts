@@ -42,11 +42,16 @@ test('audit: filters, table and JSON lines, oldest first', async () => {
   assert.deepEqual(records.map((record) => record.data.payload.text), ['hello 0', 'hello 1', 'hello 2']);
   const table = await runCli(['audit', '--url', t.url, '--type', 'message.in', '--since', '1h'], { cwd: dir.path });
   assert.equal(table.code, 0, table.stderr);
-  assert.match(table.stdout, /^TIME\s+TYPE\s+MESSAGE\s+USER\s+CONNECTION\s+WHERE\s+BYTES\s+OUTCOME/);
-  // A request's row shows its reply: both sizes, both outcomes, how long it took.
+  assert.match(table.stdout, /^TIME\s+TYPE\s+MESSAGE\s+USER\s+CONNECTION\s+WHERE\s+BYTES\s+OUTCOME\s+DETAIL/);
+  // A request's row shows its reply: both sizes, both outcomes, how long it took, and both payloads.
   const says = table.stdout.trim().split('\n').filter((line) => / echo\.say /.test(line));
   assert.equal(says.length, 3, table.stdout);
-  assert.ok(says.every((line) => /\d+ → \d+\s+ok → ok in [\d.]+ ms/.test(line)), table.stdout);
+  assert.ok(says.every((line) => /\d+ → \d+\s+ok → ok in [\d.]+ ms\s+\{"payload":\{"text":"hello \d"\},"id":\d,"reply":\{"payload":\{"text":"hello \d"\}\}\}/.test(line)), table.stdout);
+  // An admin action: what was asked, what it got, from where.
+  assert.equal((await fetch(`${t.url}/admin/rooms`, { method: 'POST', body: JSON.stringify({ kind: 'none' }) })).status, 404);
+  await settled();
+  const actions = await runCli(['audit', '--url', t.url, '--type', 'admin.request'], { cwd: dir.path });
+  assert.match(actions.stdout, /admin\.request .* POST \/rooms → 404, from 127\.0\.0\.1/, actions.stdout);
   const none = await runCli(['audit', '--url', t.url, '--user', 'nobody'], { cwd: dir.path });
   assert.equal(none.stdout, 'no audit records match\n');
 });

@@ -78,6 +78,25 @@ function query(flags: AuditFlags, now: number): URLSearchParams {
   return params;
 }
 
+/** Characters of a record's details the table shows (`--json` has them whole). */
+const DETAIL_CHARS = 80;
+
+/**
+ * What a record holds beyond the other columns, on one line: an admin request's method, path and answer, and
+ * from where; otherwise its details (a message's payload and its reply's, a grant change's grants and result)
+ * as JSON, cut at `DETAIL_CHARS`.
+ */
+function detailOf(record: AuditRecord): string {
+  const data = record.data;
+  if (record.type === 'admin.request' && data !== undefined) {
+    return `${String(data.method)} ${String(data.path)} → ${String(data.status)}${data.authorized === false ? ', token refused' : ''}, from ${String(data.remoteAddress)}`;
+  }
+  const details = record.reply?.data === undefined ? data : { ...data, reply: record.reply.data };
+  if (details === undefined) return '';
+  const text = JSON.stringify(details);
+  return text.length > DETAIL_CHARS ? `${text.slice(0, DETAIL_CHARS - 1)}…` : text;
+}
+
 function rowOf(record: AuditRecord): string[] {
   const where = record.channel ?? record.room ?? record.resource ?? '';
   const to = record.recipients !== undefined && record.type === 'message.fanout' ? `→${record.recipients}` : '';
@@ -92,10 +111,11 @@ function rowOf(record: AuditRecord): string[] {
     where,
     `${record.size ?? ''}${reply === undefined ? '' : ` → ${reply.size}`}`,
     `${record.outcome ?? ''}${to}${reply === undefined ? '' : ` → ${reply.outcome} in ${Math.round((reply.at - record.at) * 10) / 10} ms`}`,
+    detailOf(record),
   ];
 }
 
-const HEADER = ['TIME', 'TYPE', 'MESSAGE', 'USER', 'CONNECTION', 'WHERE', 'BYTES', 'OUTCOME'];
+const HEADER = ['TIME', 'TYPE', 'MESSAGE', 'USER', 'CONNECTION', 'WHERE', 'BYTES', 'OUTCOME', 'DETAIL'];
 
 async function run(args: ParsedArgs, ctx: CommandContext): Promise<number> {
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}; filters are flags (--user ada)`, 'audit');
