@@ -75,6 +75,11 @@ const channelsSchema = z.strictObject({
        * cluster's agent), across its channels; past it a publish is refused with `rate_limited`.
        */
       maxPending: z.number().int().min(1).default(10_000),
+      /**
+       * What those messages may weigh together, measured as their data's JSON length; past it a publish is
+       * refused alike. With `maxPending` alone, 10,000 messages of 64 KiB would be 640 MiB.
+       */
+      maxPendingBytes: z.number().int().min(1).default(64 * 1024 * 1024),
     })
     .prefault({}),
 });

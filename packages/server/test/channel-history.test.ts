@@ -189,8 +189,8 @@ test('a publisher faster than the history: past channels.history.maxPending a pu
   const first = refusals[0] as MessageError;
   assert.ok(first instanceof MessageError);
   assert.equal(first.code, ErrorCode.rateLimited);
-  assert.match(first.message, /20 messages are waiting for their place in the history \(channels\.history\.maxPending 20\)/);
-  assert.deepEqual(first.details, { channel: 'room.1', pending: 20 });
+  assert.match(first.message, /20 messages \(\d+ bytes of JSON\) are waiting for their place in the history \(channels\.history\.maxPending 20\)/);
+  assert.deepEqual(first.details, { channel: 'room.1', pending: 20, pendingBytes: 10 * '{"i":0}'.length + 10 * '{"i":10}'.length });
 
   // A client's $publish and an HTTP publish are refused alike while the backlog is full.
   const refused = await reader.request('$publish', { channel: 'room.1', event: 'say', data: { from: 'client' } });
@@ -215,4 +215,34 @@ test('a publisher faster than the history: past channels.history.maxPending a pu
   const [after] = await published(reader, 'room.1', 1);
   // Offset 11: none of the refused messages was appended.
   assert.deepEqual([after!.offset, after!.data], [11, { i: 'after' }]);
+});
+
+test('past channels.history.maxPendingBytes of waiting data a publish is refused too, however few the messages; the bytes are given back as they are delivered', async () => {
+  const held = new HeldHistory();
+  await using t = await startTestServer({ history: held, channels: { history: { channels: ['room.*'], maxPendingBytes: 1_000 } } });
+  await using reader = await RawClient.connect(t.wsUrl);
+  await reader.request('$subscribe', { channel: 'room.1' });
+  const text = 'x'.repeat(390); // {"text":"x…x"} is 401 characters of JSON
+  // 0, then 401, then 802 bytes wait: all three accepted; at 1,203 the fourth is refused.
+  for (let i = 0; i < 3; i++) t.server.publish('room.1', 'say', { text });
+  let refusal: unknown;
+  try {
+    t.server.publish('room.1', 'say', { text });
+  } catch (error) {
+    refusal = error;
+  }
+  assert.ok(refusal instanceof MessageError, 'the fourth publish is refused');
+  assert.equal(refusal.code, ErrorCode.rateLimited);
+  assert.match(refusal.message, /3 messages \(1203 bytes of JSON\) are waiting .*\(channels\.history\.maxPendingBytes 1000\)/);
+  assert.deepEqual(refusal.details, { channel: 'room.1', pending: 3, pendingBytes: 1203 });
+  // Small messages are refused alike while the bytes are over: the bound is on what waits, not on the message.
+  assert.throws(() => t.server.publish('room.1', 'say', {}), (error: unknown) => error instanceof MessageError && error.code === ErrorCode.rateLimited);
+
+  held.release();
+  const messages = await published(reader, 'room.1', 3);
+  assert.deepEqual(messages.map((m) => m.offset), [1, 2, 3]);
+  // Delivered, they weigh nothing any more: the next one is accepted.
+  t.server.publish('room.1', 'say', { text: 'after' });
+  const [after] = await published(reader, 'room.1', 1);
+  assert.deepEqual([after!.offset, after!.data], [4, { text: 'after' }]);
 });

@@ -3,7 +3,7 @@ import { CHANNEL_NAME_PATTERN, ErrorCode } from '@switchboard/protocol';
 import { adminError, type AdminApi, type AdminRequest, type AdminResponse } from '../admin.ts';
 import type { Auth } from '../auth/auth.ts';
 import { grantFor } from '../grants/grant-set.ts';
-import type { Channels } from './channels.ts';
+import { jsonLength, type Channels } from './channels.ts';
 
 interface EventBody {
   channel?: unknown;
@@ -22,13 +22,7 @@ function badEvent(event: unknown): AdminResponse | undefined {
 }
 
 function tooBig(data: unknown, max: number): AdminResponse | undefined {
-  let length: number;
-  try {
-    length = JSON.stringify(data ?? null).length;
-  } catch {
-    length = Infinity;
-  }
-  return length > max ? adminError(413, ErrorCode.limitExceeded, `"data" is larger than ${max} bytes of JSON (channels.maxMessageBytes)`) : undefined;
+  return jsonLength(data) > max ? adminError(413, ErrorCode.limitExceeded, `"data" is larger than ${max} bytes of JSON (channels.maxMessageBytes)`) : undefined;
 }
 
 /**

@@ -100,7 +100,7 @@ function isEventName(event: unknown): event is string {
 }
 
 /** JSON length of a payload; data that cannot be serialised counts as too big. */
-function jsonLength(data: unknown): number {
+export function jsonLength(data: unknown): number {
   try {
     return JSON.stringify(data ?? null).length;
   } catch {
@@ -133,6 +133,8 @@ export class Channels implements Feature, ChannelApi {
   private readonly appending = new Map<string, Promise<void>>();
   /** Messages waiting for their position, or for those before them to be delivered, in every channel: at most `history.maxPending`. */
   private pending = 0;
+  /** Their data's JSON length, together: at most `history.maxPendingBytes`. */
+  private pendingBytes = 0;
   /** Per presence channel, the announcements of store changes still resolving: made in order, announced in order. */
   private readonly announcing = new Map<string, Promise<void>>();
   /** Recovery outcomes, for the metrics. */
@@ -245,13 +247,15 @@ export class Channels implements Feature, ChannelApi {
     // takes many at once and gives offsets in publish order (its calls are answered in order); only the
     // delivery waits for the ones before it, so messages reach the bus in that order too.
     // Nothing waits without bound: a publisher faster than the history (or the fan-out after it) is refused
-    // once this node holds `maxPending` messages, rather than each one's delay and the memory growing.
-    const max = this.options.history.maxPending;
-    if (this.pending >= max) {
+    // once this node holds `maxPending` messages, or `maxPendingBytes` of them, rather than each one's delay
+    // and the memory growing.
+    const { maxPending, maxPendingBytes } = this.options.history;
+    if (this.pending >= maxPending || this.pendingBytes >= maxPendingBytes) {
+      const bound = this.pending >= maxPending ? `channels.history.maxPending ${maxPending}` : `channels.history.maxPendingBytes ${maxPendingBytes}`;
       throw new MessageError(
         ErrorCode.rateLimited,
-        `${this.pending} messages are waiting for their place in the history (channels.history.maxPending ${max}); publish again once they are written`,
-        { channel, pending: this.pending },
+        `${this.pending} messages (${this.pendingBytes} bytes of JSON) are waiting for their place in the history (${bound}); publish again once they are written`,
+        { channel, pending: this.pending, pendingBytes: this.pendingBytes },
       );
     }
     const before = this.appending.get(channel);
@@ -271,9 +275,15 @@ export class Channels implements Feature, ChannelApi {
       (error: unknown) => this.core.log.error({ err: error, channel }, 'history append failed; the message was not delivered'),
     );
     this.appending.set(channel, done);
+    // Measured only for a message that waits (the in-memory history answers at once): its data as JSON, the
+    // measure of `channels.maxMessageBytes`. Data JSON cannot hold fails at its delivery; it weighs nothing here.
+    const length = jsonLength(message.data);
+    const bytes = Number.isFinite(length) ? length : 0;
     this.pending++;
+    this.pendingBytes += bytes;
     void done.then(() => {
       this.pending--;
+      this.pendingBytes -= bytes;
       if (this.appending.get(channel) === done) this.appending.delete(channel);
     });
     return delivered;
