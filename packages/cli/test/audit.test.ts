@@ -51,7 +51,7 @@ test('audit: filters, table and JSON lines, oldest first', async () => {
   assert.equal((await fetch(`${t.url}/admin/rooms`, { method: 'POST', body: JSON.stringify({ kind: 'none' }) })).status, 404);
   await settled();
   const actions = await runCli(['audit', '--url', t.url, '--type', 'admin.request'], { cwd: dir.path });
-  assert.match(actions.stdout, /admin\.request .* POST \/rooms → 404, from 127\.0\.0\.1/, actions.stdout);
+  assert.match(actions.stdout, /admin\.request .* POST \/rooms → 404, from 127\.0\.0\.1: \{"kind":"none"\}/, actions.stdout);
   const none = await runCli(['audit', '--url', t.url, '--user', 'nobody'], { cwd: dir.path });
   assert.equal(none.stdout, 'no audit records match\n');
 });

@@ -74,6 +74,18 @@ export const MESSAGE_ERROR_STATUS: Readonly<Record<string, number>> = {
   [ErrorCode.timeout]: 504,
 };
 
+/** An answered admin request, as `AdminApi.onRequest` is told of it. */
+export interface AdminRequestDone {
+  method: string;
+  path: string;
+  status: number;
+  /** Whether the admin check passed. */
+  admin: boolean;
+  remoteAddress: string;
+  /** The JSON body it sent, when one was read (not for a request the token check or a missing route refused). */
+  body?: unknown;
+}
+
 /** What a route returns: a status and a JSON body. */
 export interface AdminResponse {
   status: number;
@@ -169,7 +181,7 @@ export class AdminApi {
   private readonly token: Buffer | undefined;
   private readonly bodyLimits: Required<AdminApiOptions>;
   /** Told of every answered admin request (the audit records admin actions). */
-  onRequest: ((request: { method: string; path: string; status: number; admin: boolean; remoteAddress: string }) => void) | undefined = undefined;
+  onRequest: ((request: AdminRequestDone) => void) | undefined = undefined;
 
   constructor(prefix: string, token: string | undefined, options: AdminApiOptions = {}) {
     this.prefix = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
@@ -231,10 +243,24 @@ export class AdminApi {
     const path = url.pathname.slice(this.prefix.length) || '/';
     const method = req.method ?? 'GET';
     const admin = this.authorized(req);
-    if (!admin && !this.ownAuth.has(`${method} ${path}`)) {
-      const response = this.refusal();
-      return sendJson(res, response.status, response.body);
+    const answer = await this.answer(req, url, path, method, admin);
+    let response = answer.response;
+    try {
+      sendJson(res, response.status, response.body, answer.close);
+    } catch (error) {
+      // A body JSON cannot hold (a BigInt, a cycle).
+      response = internalError(error);
+      sendJson(res, response.status, response.body);
     }
+    // Every request is told, whatever answered it: the token check, a missing route, a bad body or the route.
+    const request: AdminRequestDone = { method, path, status: response.status, admin, remoteAddress: req.socket.remoteAddress ?? '' };
+    if (answer.body !== undefined) request.body = answer.body;
+    this.onRequest?.(request);
+  }
+
+  /** The answer to a request, the body it sent (when one was read), and whether to close the connection after it. */
+  private async answer(req: IncomingMessage, url: URL, path: string, method: string, admin: boolean): Promise<{ response: AdminResponse; body?: unknown; close?: boolean }> {
+    if (!admin && !this.ownAuth.has(`${method} ${path}`)) return { response: this.refusal() };
     const key = this.routes.has(`${method} ${path}`) ? `${method} ${path}` : `${method} ${this.wildcard(path)}`;
     const handler = this.routes.get(key);
     if (!handler) {
@@ -243,29 +269,19 @@ export class AdminApi {
         known.length > 0
           ? adminError(405, 'method_not_allowed', `use ${known.map((key) => key.split(' ')[0]).join(' or ')} for ${path}`)
           : adminError(404, 'not_found', `no admin route ${path}`);
-      return sendJson(res, response.status, response.body);
+      return { response };
     }
     let body: unknown;
     if (method !== 'GET' && method !== 'HEAD') {
       const read = await readBody(req, this.bodyLimits);
-      if (!read.ok) return sendJson(res, read.response.status, read.response.body, true);
+      if (!read.ok) return { response: read.response, close: true };
       body = read.body;
     }
-    let response: AdminResponse;
     try {
-      response = await handler({ method, path, query: url.searchParams, body, request: req, admin });
+      return { response: await handler({ method, path, query: url.searchParams, body, request: req, admin }), body };
     } catch (error) {
       // A route's MessageError is an answer (a refusal, a conflict, a limit), whichever route threw it.
-      response = error instanceof MessageError ? messageErrorResponse(error, this.errorStatus.get(key)) : internalError(error);
+      return { response: error instanceof MessageError ? messageErrorResponse(error, this.errorStatus.get(key)) : internalError(error), body };
     }
-    try {
-      sendJson(res, response.status, response.body);
-    } catch (error) {
-      // A body JSON cannot hold (a BigInt, a cycle).
-      response = internalError(error);
-      sendJson(res, response.status, response.body);
-    }
-    const status = response.status;
-    this.onRequest?.({ method, path, status, admin, remoteAddress: req.socket.remoteAddress ?? '' });
   }
 }

@@ -472,11 +472,14 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
           ((await serveAssets?.(req, res)) ?? false) || ((await servePublic?.(req, res)) ?? false)
       : undefined;
   const admin = new AdminApi(options.adminPath, options.adminToken);
-  // Admin actions are audited: every write, and every request the token check refused. Reads that passed
-  // (the admin page polls several routes a second) are not actions and would drown the log.
-  admin.onRequest = ({ method, path, status, admin: authorized, remoteAddress }) => {
+  // Admin actions are audited: every write, with the body it sent as its payload (redacted like a message's),
+  // and every request the token check refused. Reads that passed (the admin page polls several routes a
+  // second) are not actions and would drown the log.
+  admin.onRequest = ({ method, path, status, admin: authorized, remoteAddress, body }) => {
     if (method === 'GET' && authorized && status < 400) return;
-    audit({ type: 'admin.request', data: { method, path, status, authorized, remoteAddress } });
+    const data: Record<string, unknown> = { method, path, status, authorized, remoteAddress };
+    if (body !== undefined) data.payload = body;
+    audit({ type: 'admin.request', data });
   };
   const startedAt = Date.now();
   const plugsDir = typeof options.plugs === 'string' ? resolve(options.plugs) : undefined;

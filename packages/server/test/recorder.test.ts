@@ -34,8 +34,8 @@ function options(file: string, extra: Partial<ServerOptions> = {}): ServerOption
   return { plugs: [echo], limits: noLimits, node: 'test-node', store: new SqliteStore({ file, busyTimeoutMs: 20 }), audit: { flushMs: 20 }, ...extra };
 }
 
-async function audit(url: string, query = ''): Promise<AuditRecord[]> {
-  const response = await fetch(`${url}/admin/audit?limit=10000${query}`);
+async function audit(url: string, query = '', token?: string): Promise<AuditRecord[]> {
+  const response = await fetch(`${url}/admin/audit?limit=10000${query}`, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
   assert.equal(response.status, 200);
   return ((await response.json()) as { records: AuditRecord[] }).records;
 }
@@ -79,6 +79,34 @@ test('every message in and out is recorded with its connection, type, size and o
   await until(async () => (await audit(t.url, '&type=admin.request')).length > 0, 'the admin action');
   const actions = await audit(t.url, '&type=admin.request');
   assert.deepEqual(actions.map((record) => [record.data?.method, record.data?.path]), [['DELETE', '/resources/nothing']]);
+});
+
+test('every admin request but a successful read is recorded: the token refused, a missing route, a bad body, and a write with its body redacted', async () => {
+  const file = join(dir, `db-${++n}.db`);
+  const token = 'an-admin-token-for-the-audit-test';
+  await using t = await startTestServer(options(file, { adminToken: token }));
+  const call = (path: string, init: RequestInit & { token?: string } = {}) =>
+    fetch(`${t.url}/admin${path}`, { ...init, headers: { authorization: `Bearer ${init.token ?? token}`, 'content-type': 'application/json' } });
+  assert.equal((await call('/connections', { token: 'a-wrong-token-of-the-same-length!' })).status, 401);
+  assert.equal((await call('/nowhere')).status, 404);
+  assert.equal((await call('/publish', { method: 'POST', body: '{"channel":' })).status, 400);
+  assert.equal((await call('/publish', { method: 'POST', body: JSON.stringify({ channel: 'lobby', event: 'note', data: { text: 'hi', password: 'hunter2' } }) })).status, 200);
+  assert.equal((await call('/connections')).status, 200, 'a successful read');
+  const recorded = async () => (await audit(`${t.url}`, '&type=admin.request', token)).reverse();
+  await until(async () => (await recorded()).length >= 4, 'the admin requests');
+  const actions = await recorded();
+  assert.deepEqual(
+    actions.map((record) => [record.data?.method, record.data?.path, record.data?.status, record.data?.authorized]),
+    [
+      ['GET', '/connections', 401, false],
+      ['GET', '/nowhere', 404, true],
+      ['POST', '/publish', 400, true],
+      ['POST', '/publish', 200, true],
+    ],
+  );
+  // What the write sent, as its payload, redacted as a message's is; what was refused unread has none.
+  assert.deepEqual(actions[3]!.data?.payload, { channel: 'lobby', event: 'note', data: { text: 'hi', password: '[redacted]' } });
+  assert.ok(actions.slice(0, 3).every((record) => record.data?.payload === undefined), JSON.stringify(actions));
 });
 
 test('connections are recorded with how they ended and their traffic', async () => {

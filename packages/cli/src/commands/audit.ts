@@ -82,14 +82,17 @@ function query(flags: AuditFlags, now: number): URLSearchParams {
 const DETAIL_CHARS = 80;
 
 /**
- * What a record holds beyond the other columns, on one line: an admin request's method, path and answer, and
- * from where; otherwise its details (a message's payload and its reply's, a grant change's grants and result)
+ * What a record holds beyond the other columns, on one line: an admin request's method, path and answer, from
+ * where, and the body it sent; otherwise its details (a message's payload and its reply's, a grant change's grants and result)
  * as JSON, cut at `DETAIL_CHARS`.
  */
 function detailOf(record: AuditRecord): string {
   const data = record.data;
   if (record.type === 'admin.request' && data !== undefined) {
-    return `${String(data.method)} ${String(data.path)} → ${String(data.status)}${data.authorized === false ? ', token refused' : ''}, from ${String(data.remoteAddress)}`;
+    const asked = `${String(data.method)} ${String(data.path)} → ${String(data.status)}${data.authorized === false ? ', token refused' : ''}, from ${String(data.remoteAddress)}`;
+    if (data.payload === undefined) return asked;
+    const body = JSON.stringify(data.payload);
+    return `${asked}: ${body.length > DETAIL_CHARS ? `${body.slice(0, DETAIL_CHARS - 1)}…` : body}`;
   }
   const details = record.reply?.data === undefined ? data : { ...data, reply: record.reply.data };
   if (details === undefined) return '';
