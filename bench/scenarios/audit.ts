@@ -427,6 +427,19 @@ export async function runAudit(config: BenchConfig): Promise<ScenarioResult> {
         target,
         pass: target ? throughput >= 0.8 && errorCount === 0 : null,
       },
+      {
+        // What the audit costs the event loop itself: the round trips/s one core for the loop alone would allow,
+        // audited against off — the writer thread's and the generator's CPU left out, as on a machine with
+        // cores for them (the ratio above is bound by these two cores' total; docs/performance.md, Finding 8).
+        scenario: `${scenario}, ${label}`,
+        figure: 'event-loop CPU per round trip, off / audited (what a core for the loop alone would allow)',
+        unit: 'µs',
+        switchboard: f.mainUsPerRoundTrip,
+        baseline: off.mainUsPerRoundTrip,
+        compare: `${(off.mainUsPerRoundTrip / f.mainUsPerRoundTrip).toFixed(2)}x`,
+        target: '',
+        pass: null,
+      },
       { scenario: `${scenario}, ${label}`, figure: 'p50 latency', unit: 'ms', switchboard: f.p50Ms, baseline: off.p50Ms, compare: `${(f.p50Ms / off.p50Ms).toFixed(2)}x`, target: '', pass: null },
       { scenario: `${scenario}, ${label}`, figure: 'p99 latency', unit: 'ms', switchboard: f.p99Ms, baseline: off.p99Ms, compare: `${(f.p99Ms / off.p99Ms).toFixed(2)}x`, target: '', pass: null },
       {
