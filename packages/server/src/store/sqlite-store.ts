@@ -278,6 +278,30 @@ export interface SqliteStoreOptions {
 }
 
 /**
+ * Puts the database in WAL mode. Switching takes an exclusive lock that SQLite tries once, without the busy
+ * timeout (`pagerExclusiveLock`): while another process holds the file open for a moment (a cluster's workers
+ * all opening a new file at start-up) the switch fails with "database is locked", or leaves the mode as it was.
+ * So it is tried again, with a growing pause, until it takes or `busyTimeoutMs` has passed. An in-memory
+ * database has no WAL (its mode stays `memory`).
+ */
+async function switchToWal(db: DatabaseSync, file: string, busyTimeoutMs: number): Promise<void> {
+  const deadline = Date.now() + busyTimeoutMs;
+  for (let pauseMs = 1; ; pauseMs = Math.min(pauseMs * 2, 50)) {
+    let failure: unknown;
+    try {
+      const mode = String((db.prepare('PRAGMA journal_mode = WAL').get() as { journal_mode: unknown }).journal_mode).toLowerCase();
+      if (mode === 'wal' || file === ':memory:') return;
+      failure = new Error(`${file} stayed in journal mode "${mode}": another process held it while it was switched to WAL`);
+    } catch (error) {
+      if (!/locked|busy/i.test((error as Error)?.message ?? '')) throw error;
+      failure = error;
+    }
+    if (Date.now() >= deadline) throw failure;
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
+}
+
+/**
  * A store in one SQLite file: the embedded default of `switchboard dev` and `start` (`data/switchboard.db`).
  * Writes are synchronous inside `node:sqlite` but batched by the recorder, so the message path never waits
  * for them. WAL mode: readers (the admin API, `switchboard audit`) do not block the writer.
@@ -313,9 +337,16 @@ export class SqliteStore implements Store {
     const { DatabaseSync } = await import('node:sqlite');
     if (this.file !== ':memory:') mkdirSync(dirname(this.file), { recursive: true });
     const db = new DatabaseSync(this.file);
-    // busy_timeout first: switching a new file to WAL takes a lock, and cluster workers starting together open the
-    // same file at once; without the timeout set, the one that loses that race fails with "database is locked".
-    db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(this.busyTimeoutMs))}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;`);
+    // busy_timeout first: cluster workers starting together open the same file at once, and every statement after
+    // this waits for the others' locks instead of failing with "database is locked".
+    db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(this.busyTimeoutMs))}`);
+    try {
+      await switchToWal(db, this.file, this.busyTimeoutMs);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    db.exec('PRAGMA synchronous = NORMAL');
     this.db = db;
     return db;
   }
