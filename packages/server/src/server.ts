@@ -473,8 +473,8 @@ export function createServer(input: ServerOptions = {}): SwitchboardServer {
       : undefined;
   const admin = new AdminApi(options.adminPath, options.adminToken);
   // Admin actions are audited: every write, with the body it sent as its payload (redacted like a message's),
-  // and every request the token check refused. Reads that passed (the admin page polls several routes a
-  // second) are not actions and would drown the log.
+  // and every request refused (by the token check, for a missing route or a bad body, or by its route). Reads
+  // that passed (the admin page polls several routes a second) are not actions and would drown the log.
   admin.onRequest = ({ method, path, status, admin: authorized, remoteAddress, body }) => {
     if (method === 'GET' && authorized && status < 400) return;
     const data: Record<string, unknown> = { method, path, status, authorized, remoteAddress };

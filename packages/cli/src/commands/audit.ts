@@ -81,6 +81,12 @@ function query(flags: AuditFlags, now: number): URLSearchParams {
 /** Characters of a record's details the table shows (`--json` has them whole). */
 const DETAIL_CHARS = 80;
 
+/** `value` as JSON, cut at `DETAIL_CHARS` with an ellipsis. */
+function shortJson(value: unknown): string {
+  const text = JSON.stringify(value);
+  return text.length > DETAIL_CHARS ? `${text.slice(0, DETAIL_CHARS - 1)}…` : text;
+}
+
 /**
  * What a record holds beyond the other columns, on one line: an admin request's method, path and answer, from
  * where, and the body it sent; otherwise its details (a message's payload and its reply's, a grant change's grants and result)
@@ -90,14 +96,10 @@ function detailOf(record: AuditRecord): string {
   const data = record.data;
   if (record.type === 'admin.request' && data !== undefined) {
     const asked = `${String(data.method)} ${String(data.path)} → ${String(data.status)}${data.authorized === false ? ', token refused' : ''}, from ${String(data.remoteAddress)}`;
-    if (data.payload === undefined) return asked;
-    const body = JSON.stringify(data.payload);
-    return `${asked}: ${body.length > DETAIL_CHARS ? `${body.slice(0, DETAIL_CHARS - 1)}…` : body}`;
+    return data.payload === undefined ? asked : `${asked}: ${shortJson(data.payload)}`;
   }
   const details = record.reply?.data === undefined ? data : { ...data, reply: record.reply.data };
-  if (details === undefined) return '';
-  const text = JSON.stringify(details);
-  return text.length > DETAIL_CHARS ? `${text.slice(0, DETAIL_CHARS - 1)}…` : text;
+  return details === undefined ? '' : shortJson(details);
 }
 
 function rowOf(record: AuditRecord): string[] {
